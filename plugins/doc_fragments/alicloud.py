@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicloud.ecs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """Connection and credential options shared by every alicloud.ecs module."""
+
+    DOCUMENTATION = r'''
+options:
+  access_key_id:
+    description:
+      - Alibaba Cloud AccessKey ID.
+      - When not given, the first set of E(ALIBABA_CLOUD_ACCESS_KEY_ID), E(ALICLOUD_ACCESS_KEY) and
+        E(ALICLOUD_ACCESS_KEY_ID) is used.
+      - Credentials are looked up in this order - options of the task, then environment variables,
+        then the SDK's default credential chain (CLI profile in C(~/.aliyun/config.json), the
+        credentials file C(~/.alibabacloud/credentials.ini), an ECS instance RAM role, OIDC).
+        When keys are given, the default chain is never built.
+    type: str
+    aliases: [access_key, alicloud_access_key]
+  access_key_secret:
+    description:
+      - Alibaba Cloud AccessKey secret, given together with O(access_key_id).
+      - When not given, the first set of E(ALIBABA_CLOUD_ACCESS_KEY_SECRET), E(ALICLOUD_SECRET_KEY) and
+        E(ALICLOUD_SECRET_ACCESS_KEY) is used.
+      - Never sent over the network and never shown in any output; requests carry only signatures.
+    type: str
+    aliases: [secret_key, alicloud_secret_key, secret_access_key]
+  security_token:
+    description:
+      - STS security token, for temporary credentials. Needs O(access_key_id) and O(access_key_secret)
+        of the same STS key pair.
+      - When not given, E(ALIBABA_CLOUD_SECURITY_TOKEN) or E(ALICLOUD_SECURITY_TOKEN) is used.
+    type: str
+    aliases: [alicloud_security_token]
+  profile:
+    description:
+      - Name of a profile of the Alibaba Cloud CLI configuration (C(~/.aliyun/config.json), or
+        O(shared_credentials_file)).
+      - When no option or environment variable gives keys, E(ALIBABA_CLOUD_PROFILE) or
+        E(ALICLOUD_PROFILE) is used.
+    type: str
+  shared_credentials_file:
+    description:
+      - Path of the Alibaba Cloud CLI configuration file that holds O(profile).
+      - Defaults to C(~/.aliyun/config.json); E(ALICLOUD_SHARED_CREDENTIALS_FILE) is used with a profile
+        from the environment.
+    type: path
+  ram_role_arn:
+    description:
+      - ARN of a RAM role to assume with the credentials found otherwise, for example
+        C(acs:ram::123456789012:role/audit-reader).
+    type: str
+    aliases: [assume_role_arn]
+  role_session_name:
+    description:
+      - Session name used when assuming O(ram_role_arn); appears in ActionTrail.
+    type: str
+  role_session_expiration:
+    description:
+      - Lifetime in seconds of the credentials obtained by assuming O(ram_role_arn), 900 to 43200.
+    type: int
+  ecs_ram_role:
+    description:
+      - Name of the RAM role attached to the ECS instance the module runs on; its credentials come
+        from the instance metadata service.
+    type: str
+    aliases: [ecs_role_name]
+  region_id:
+    description:
+      - One region ID or a list of region IDs, for example C(cn-hangzhou).
+      - Several regions are queried concurrently and the results merged.
+      - When not given, E(ALIBABA_CLOUD_REGION_ID), E(ALICLOUD_REGION) or E(ALICLOUD_REGION_ID) is used
+        (a comma-separated list is accepted).
+    type: list
+    elements: str
+    required: true
+    aliases: [region, alicloud_region]
+  endpoint:
+    description:
+      - The API endpoint as C(host[:port]), without a scheme. Overrides the endpoint computed from
+        O(region_id) and O(endpoint_type), for every region.
+      - Use it for a proxy of your own or a local test endpoint.
+    type: str
+  endpoint_type:
+    description:
+      - Which endpoint to compute for a region. V(public) is C(ecs.<region>.aliyuncs.com); V(vpc) is
+        C(ecs-vpc.<region>.aliyuncs.com), reachable from inside a VPC of that region.
+    type: str
+    default: public
+    choices: [public, vpc]
+  protocol:
+    description:
+      - V(https), or V(http) only when asked. Over http, signatures, STS tokens and session records
+        travel in clear text, and a warning says so.
+    type: str
+    default: https
+    choices: [https, http]
+  validate_certs:
+    description:
+      - Whether to verify the endpoint's TLS certificate. Turning it off warns; prefer O(ca_bundle)
+        for a private certificate authority.
+    type: bool
+    default: true
+  ca_bundle:
+    description:
+      - Path of a PEM file of certificate authorities to verify the endpoint with.
+    type: path
+  http_proxy:
+    description:
+      - Proxy URL for http requests, for example C(http://proxy.example.com:3128). The SDK also reads
+        E(HTTP_PROXY) itself, and never honours E(NO_PROXY).
+    type: str
+  https_proxy:
+    description:
+      - Proxy URL for https requests. The SDK also reads E(HTTPS_PROXY) itself.
+    type: str
+  connect_timeout:
+    description:
+      - Seconds to wait for a connection to the endpoint, per attempt.
+    type: float
+    default: 5
+  read_timeout:
+    description:
+      - Seconds to wait for an answer once connected, per attempt.
+    type: float
+    default: 10
+  retries:
+    description:
+      - How many times one API call is retried after throttling (C(Throttling), C(Throttling.User),
+        C(Throttling.Api), HTTP 429), a server error (HTTP 5xx, C(ServiceUnavailable), C(InternalError)),
+        a broken connection or a timeout. Other errors are not retried.
+      - Each page of a listing is retried on its own, so a throttled page never restarts the listing.
+      - Waits grow exponentially from O(retry_delay) up to O(retry_max_delay), with random jitter, and
+        honour the service's C(x-acs-retry-after). With the defaults the waits add up to more than a
+        minute, the time ECS takes to lift a throttle.
+      - The longest a call can take is about (O(retries) + 1) x (O(connect_timeout) + O(read_timeout))
+        plus the waits.
+    type: int
+    default: 10
+  retry_delay:
+    description:
+      - Seconds to wait before the first retry; each further retry waits twice as long, up to
+        O(retry_max_delay), scaled by a random factor between 0.5 and 1.
+    type: float
+    default: 1
+  retry_max_delay:
+    description:
+      - The longest wait in seconds between two attempts (a longer C(x-acs-retry-after) asked by the
+        service is honoured up to 60 seconds).
+    type: float
+    default: 20
+notes:
+  - Credentials are looked up in this order - task options, environment variables, the SDK's default
+    credential chain. Set them once for a play with C(module_defaults) and the action group
+    C(group/alicloud.ecs.alicloud).
+  - No secret is ever shown in results, warnings or errors, including at high verbosity. The module
+    neutralises the SDK's E(DEBUG=sdk) request logging in its own process, since that log prints
+    signed headers and STS tokens.
+requirements:
+  - python >= 3.8
+  - alibabacloud-tea-openapi >= 0.4.6
+'''

@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicloud.ecs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which credentials to use, decided from options and environment. Pure Python, no SDK.
+
+Order: options given in the task, then environment variables, then the SDK's default
+credential chain. The result is a plain description (:class:`CredentialSource`) that
+``sdk.py`` turns into SDK objects, so the decision is testable without the SDK.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+ENV_ACCESS_KEY_ID = ('ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALICLOUD_ACCESS_KEY', 'ALICLOUD_ACCESS_KEY_ID')
+ENV_ACCESS_KEY_SECRET = ('ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'ALICLOUD_SECRET_KEY', 'ALICLOUD_SECRET_ACCESS_KEY')
+ENV_SECURITY_TOKEN = ('ALIBABA_CLOUD_SECURITY_TOKEN', 'ALICLOUD_SECURITY_TOKEN')
+ENV_PROFILE = ('ALIBABA_CLOUD_PROFILE', 'ALICLOUD_PROFILE')
+ENV_SHARED_CREDENTIALS_FILE = ('ALICLOUD_SHARED_CREDENTIALS_FILE',)
+ENV_REGION = ('ALIBABA_CLOUD_REGION_ID', 'ALICLOUD_REGION', 'ALICLOUD_REGION_ID')
+
+
+class CredentialError(ValueError):
+    """Credential options that cannot work together; the message names them."""
+
+
+class CredentialSource:
+    """How to obtain credentials.
+
+    ``kind`` is one of ``access_key`` (static keys, with ``security_token`` for STS),
+    ``ecs_ram_role``, ``profile`` or ``default`` (the SDK's chain). ``role_arn`` set means
+    the credentials of ``kind`` are used to assume that RAM role. ``origin`` says where the
+    choice came from, for messages ("options", "environment", "default chain").
+    """
+
+    def __init__(self, kind, origin, access_key_id=None, access_key_secret=None, security_token=None,
+                 role_name=None, profile=None, profile_file=None, role_arn=None, role_session_name=None,
+                 role_session_expiration=None):
+        self.kind = kind
+        self.origin = origin
+        self.access_key_id = access_key_id
+        self.access_key_secret = access_key_secret
+        self.security_token = security_token
+        self.role_name = role_name
+        self.profile = profile
+        self.profile_file = profile_file
+        self.role_arn = role_arn
+        self.role_session_name = role_session_name
+        self.role_session_expiration = role_session_expiration
+
+    def secrets(self):
+        """Values that must never appear in any output."""
+        return [value for value in (self.access_key_secret, self.security_token) if value]
+
+
+def first_env(environ, names):
+    for name in names:
+        value = environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def resolve(params, environ):
+    """The :class:`CredentialSource` for module ``params`` and the environment ``environ``."""
+    key_id, secret, token = params.get('access_key_id'), params.get('access_key_secret'), params.get('security_token')
+    if key_id or secret:
+        origin = 'options'
+        key_id = key_id or first_env(environ, ENV_ACCESS_KEY_ID)
+        secret = secret or first_env(environ, ENV_ACCESS_KEY_SECRET)
+        token = token or first_env(environ, ENV_SECURITY_TOKEN)
+    elif token:
+        raise CredentialError('security_token needs access_key_id and access_key_secret (the STS key pair it belongs to)')
+    else:
+        origin = 'environment'
+        key_id, secret = first_env(environ, ENV_ACCESS_KEY_ID), first_env(environ, ENV_ACCESS_KEY_SECRET)
+        token = first_env(environ, ENV_SECURITY_TOKEN) if key_id and secret else None
+
+    if bool(key_id) != bool(secret):
+        missing = 'access_key_secret' if key_id else 'access_key_id'
+        raise CredentialError('%s is missing: give access_key_id and access_key_secret together (as options or '
+                              'through their environment variables)' % missing)
+
+    role = dict(role_arn=params.get('ram_role_arn'), role_session_name=params.get('role_session_name'),
+                role_session_expiration=params.get('role_session_expiration'))
+    explicit_profile = params.get('profile') or params.get('shared_credentials_file')
+    if origin == 'options':
+        if params.get('ecs_ram_role') or explicit_profile:
+            raise CredentialError('access_key_id/access_key_secret are mutually exclusive with ecs_ram_role and profile')
+        return CredentialSource('access_key', origin, key_id, secret, token, **role)
+    if params.get('ecs_ram_role'):
+        if explicit_profile:
+            raise CredentialError('ecs_ram_role and profile are mutually exclusive')
+        return CredentialSource('ecs_ram_role', 'options', role_name=params['ecs_ram_role'], **role)
+    if explicit_profile:
+        return CredentialSource('profile', 'options', profile=params.get('profile') or first_env(environ, ENV_PROFILE),
+                                profile_file=params.get('shared_credentials_file'), **role)
+    if key_id:
+        return CredentialSource('access_key', 'environment', key_id, secret, token, **role)
+    env_profile = first_env(environ, ENV_PROFILE)
+    if env_profile:
+        return CredentialSource('profile', 'environment', profile=env_profile,
+                                profile_file=first_env(environ, ENV_SHARED_CREDENTIALS_FILE), **role)
+    return CredentialSource('default', 'default chain', **role)

@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicloud.ecs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Client-side selection of sessions: the criteria DescribeTerminalSessions lacks. Pure Python."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import ipaddress
+import re
+
+from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import is_active, is_port_forwarding
+
+_AGE_RE = re.compile(r'^\s*(\d+)\s*([smhdw])\s*$')
+_AGE_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
+
+# The criteria and the type of value each takes; shared by the module's argument spec and the filters.
+CRITERIA = {
+    'username': 'list',
+    'principal_id': 'list',
+    'identity_type': 'list',
+    'client_ip': 'list',
+    'status': 'list',
+    'active': 'bool',
+    'port_forwarding': 'bool',
+    'created_after': 'str',
+    'created_before': 'str',
+}
+
+
+class CriteriaError(ValueError):
+    """A criterion that cannot be used; the message names it."""
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def parse_iso_time(text):
+    """An aware UTC datetime from ISO 8601 text (``Z`` or an offset; none means UTC); ValueError otherwise."""
+    text = str(text).strip()
+    moment = datetime.datetime.fromisoformat(text[:-1] + '+00:00' if text.endswith(('Z', 'z')) else text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc)
+
+
+def parse_time(value, name, now=None):
+    """An aware UTC datetime from ISO 8601 text or a relative age such as ``24h`` or ``7d`` before ``now``."""
+    match = _AGE_RE.match(str(value))
+    if match:
+        seconds = int(match.group(1)) * _AGE_UNITS[match.group(2)]
+        return (now or utc_now()) - datetime.timedelta(seconds=seconds)
+    try:
+        return parse_iso_time(value)
+    except ValueError:
+        raise CriteriaError('%s: %r is neither an ISO 8601 time (2024-01-19T09:15:46Z) nor an age such as 24h or 7d'
+                            % (name, value))
+
+
+def session_time(session):
+    """The session's creation time as an aware datetime, or None when absent or unreadable."""
+    try:
+        return parse_iso_time(session['creation_time'])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _networks(values, name):
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(str(value).strip(), strict=False))
+        except ValueError:
+            raise CriteriaError('%s: %r is not an IP address or CIDR block' % (name, value))
+    return networks
+
+
+def _in_networks(address, networks):
+    try:
+        ip = ipaddress.ip_address(str(address).strip())
+    except ValueError:
+        return False
+    return any(ip.version == net.version and ip in net for net in networks)
+
+
+def _folded(values):
+    return frozenset(str(value).lower() for value in values)
+
+
+class Criteria:
+    """Compiled criteria; :meth:`match` tells whether a normalised session meets all of them."""
+
+    def __init__(self, criteria=None, now=None, prefix='filters'):
+        criteria = dict((key, value) for key, value in (criteria or {}).items() if value is not None)
+        unknown = sorted(set(criteria) - set(CRITERIA))
+        if unknown:
+            raise CriteriaError('%s: unknown criteria %s; known criteria are %s'
+                                % (prefix, ', '.join(unknown), ', '.join(sorted(CRITERIA))))
+        self.tests = []
+        for name in ('username', 'principal_id', 'identity_type'):
+            if name in criteria:
+                wanted = _folded(_as_list(criteria[name]))
+                self.tests.append(_field_in(name, wanted))
+        if 'client_ip' in criteria:
+            networks = _networks(_as_list(criteria['client_ip']), '%s.client_ip' % prefix)
+            self.tests.append(lambda s: _in_networks(s.get('client_ip'), networks))
+        if 'status' in criteria:
+            statuses = _folded(_as_list(criteria['status']))
+            self.tests.append(lambda s: any(str(c.get('status', '')).lower() in statuses for c in s.get('connections', ())))
+        if 'active' in criteria:
+            active = bool(criteria['active'])
+            self.tests.append(lambda s: is_active(s) == active)
+        if 'port_forwarding' in criteria:
+            forwarding = bool(criteria['port_forwarding'])
+            self.tests.append(lambda s: is_port_forwarding(s) == forwarding)
+        for name, after in (('created_after', True), ('created_before', False)):
+            if name in criteria:
+                bound = parse_time(criteria[name], '%s.%s' % (prefix, name), now)
+                self.tests.append(_time_test(bound, after))
+
+    def __bool__(self):
+        return bool(self.tests)
+
+    def match(self, session):
+        return all(test(session) for test in self.tests)
+
+
+def _as_list(value):
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    return [value]
+
+
+def _field_in(name, wanted):
+    return lambda session: str(session.get(name, '')).lower() in wanted
+
+
+def _time_test(bound, after):
+    def test(session):
+        moment = session_time(session)
+        if moment is None:
+            return False
+        return moment > bound if after else moment < bound
+    return test

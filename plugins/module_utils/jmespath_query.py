@@ -1,0 +1,34 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicloud.ecs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ``query`` option: a JMESPath expression over the filtered session list."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+try:
+    import jmespath
+    HAS_JMESPATH = True
+    JMESPATH_IMPORT_ERROR = None
+except ImportError:
+    HAS_JMESPATH = False
+    JMESPATH_IMPORT_ERROR = traceback.format_exc()
+
+
+def compile_query(expression):
+    """A compiled expression; ValueError with the parser's explanation when it does not parse."""
+    try:
+        return jmespath.compile(expression)
+    except jmespath.exceptions.JMESPathError as error:
+        raise ValueError('query: %r is not a valid JMESPath expression: %s' % (expression, error))
+
+
+def apply_query(compiled, sessions):
+    """The value of ``compiled`` for the list ``sessions``; ValueError on a runtime type error."""
+    try:
+        return compiled.search(sessions)
+    except jmespath.exceptions.JMESPathError as error:
+        raise ValueError('query: the expression failed on the session list: %s' % error)

@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicloud.ecs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""List terminal sessions: one query plan, each query paginated, queries run concurrently.
+
+Options -> query plan (region x instance ID x session ID) -> each query walked page by page,
+each page retried on its own -> records normalised and filtered as they arrive ->
+deduplicated by (region, session ID) -> newest first.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import threading
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import ListingKey, paginate
+from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import newest_first, normalize_session
+
+ACTION = 'DescribeTerminalSessions'
+
+
+class CallCounter:
+    """API calls made, retries included; safe to share between threads."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def increment(self):
+        with self._lock:
+            self.count += 1
+
+
+class ListingFailure(Exception):
+    """One query of the plan failed; ``error`` is the :class:`AlicloudError`, ``key`` the query."""
+
+    def __init__(self, key, error):
+        super(ListingFailure, self).__init__(str(error))
+        self.key = key
+        self.error = error
+
+
+def query_plan(region_ids, instance_ids=None, session_ids=None, page_size=100):
+    """One :class:`ListingKey` per region x instance ID x session ID."""
+    return [ListingKey(region_id, instance_id, session_id, page_size)
+            for region_id in region_ids
+            for instance_id in (instance_ids or [None])
+            for session_id in (session_ids or [None])]
+
+
+def page_fetcher(client_for, policy, counter):
+    """A ``fetch_page(key, token)`` that calls the service with retries and unwraps the page."""
+    def fetch_page(key, token):
+        query = {'RegionId': key.region_id, 'MaxResults': key.page_size, 'InstanceId': key.instance_id,
+                 'SessionId': key.session_id, 'NextToken': token}
+        client = client_for(key.region_id)
+        body = policy.call(lambda: client.call(ACTION, query), on_attempt=counter.increment)
+        sessions = body.get('Sessions')
+        if isinstance(sessions, dict):
+            sessions = sessions.get('Session')
+        return {'records': sessions or [], 'next_token': body.get('NextToken'), 'request_id': body.get('RequestId')}
+    return fetch_page
+
+
+def run_listing(key, fetch_page, criteria=None, max_items=None, start=None):
+    """Walk one query; records come back normalised, filtered and unique within the query."""
+    seen = set()
+
+    def accept(raw):
+        session = normalize_session(raw, key.region_id, key.instance_id)
+        if session['session_id'] in seen:
+            return None
+        seen.add(session['session_id'])
+        if criteria and not criteria.match(session):
+            return None
+        return session
+
+    return paginate(key, fetch_page, accept, max_items=max_items, start=start)
+
+
+def run_plan(plan, fetch_page, criteria=None, max_items=None, start=None, concurrency=8):
+    """Run every query of ``plan``, at most ``concurrency`` at once; the listings in plan order.
+
+    The first failure stops the queries not yet started and is raised as :class:`ListingFailure`.
+    """
+    def run(key):
+        try:
+            return run_listing(key, fetch_page, criteria, max_items, start)
+        except Exception as error:  # pylint: disable=broad-except
+            raise ListingFailure(key, error)
+
+    if len(plan) == 1:
+        return [run(plan[0])]
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(plan)))) as pool:
+        futures = [pool.submit(run, key) for key in plan]
+        try:
+            return [future.result() for future in futures]
+        except ListingFailure:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def merge_listings(listings):
+    """Every session once, newest first; a session seen by several queries keeps all its instance IDs."""
+    merged = {}
+    for listing in listings:
+        for session in listing.items:
+            identity = (session['region_id'], session['session_id'])
+            known = merged.get(identity)
+            if known is None:
+                merged[identity] = session
+            elif set(session['instance_ids']) - set(known['instance_ids']):
+                known['instance_ids'] = sorted(set(known['instance_ids']) | set(session['instance_ids']))
+    return newest_first(merged.values())

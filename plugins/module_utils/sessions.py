@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicloud.ecs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Terminal session records: shaped once, then grouped. Pure Python, no SDK.
+
+The module and the filter plugins share these functions, so a record looks the same
+whichever way it reached the user.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from collections.abc import Mapping, Sequence
+
+ACTIVE_STATUSES = frozenset(('Connecting', 'Connected'))
+
+# Field names whose snake_case form a generic conversion would get wrong, or that we rename.
+_SESSION_FIELDS = {
+    'SessionId': 'session_id',
+    'CreationTime': 'creation_time',
+    'Username': 'username',
+    'ClientIP': 'client_ip',
+    'PrincipalId': 'principal_id',
+    'IdentityType': 'identity_type',
+    'TargetServer': 'target_server',
+    'PortNumber': 'port_number',
+    'RegionId': 'region_id',
+}
+_CONNECTION_FIELDS = {
+    'InstanceId': 'instance_id',
+    'Status': 'status',
+    'StartTime': 'start_time',
+    'EndTime': 'end_time',
+    'ClosedReason': 'closed_reason',
+    'FailedDetail': 'failed_detail',
+}
+_CAMEL_BOUNDARY = re.compile(r'((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))')
+
+
+def snake_case(name):
+    """``FailedDetail`` -> ``failed_detail``, ``ClientIP`` -> ``client_ip``; snake names pass unchanged."""
+    return _CAMEL_BOUNDARY.sub(r'_\1', name).lower()
+
+
+def _is_empty(value):
+    return value is None or value == '' or value == [] or value == {}
+
+
+def unwrap_list(value, inner_key):
+    """A list given bare or wrapped XML-style (``{"Session": [...]}``); None becomes []."""
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        value = value.get(inner_key, [])
+        if value is None:
+            return []
+        if isinstance(value, Mapping):
+            return [value]
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError('expected a list of %s records' % inner_key.lower())
+    return list(value)
+
+
+def _shape(raw, known_fields):
+    shaped = {}
+    for key, value in raw.items():
+        if _is_empty(value):
+            continue
+        shaped[known_fields.get(key) or snake_case(key)] = value
+    return shaped
+
+
+def normalize_connection(raw):
+    if not isinstance(raw, Mapping):
+        raise TypeError('expected each connection to be a dictionary')
+    return _shape(raw, _CONNECTION_FIELDS)
+
+
+def normalize_session(raw, region_id=None, queried_instance_id=None):
+    """One session as the collection returns it.
+
+    Keys are snake_case; fields the service left empty are left out, except
+    ``session_id``, ``region_id``, ``connections`` and ``instance_ids`` which are always
+    there. ``instance_ids`` lists the instances the session reached: those of its
+    connections and, for a query filtered by instance, that instance. Unknown fields the
+    service adds later pass through. Already-normalised records pass through unchanged in
+    meaning, so data may be fed back in.
+    """
+    if not isinstance(raw, Mapping):
+        raise TypeError('expected each session to be a dictionary')
+    connections_raw = raw.get('Connections', raw.get('connections'))
+    session = _shape(dict((k, v) for k, v in raw.items() if k not in ('Connections', 'connections', 'instance_ids')),
+                     _SESSION_FIELDS)
+    connections = [normalize_connection(item) for item in unwrap_list(connections_raw, 'Connection')]
+    session['connections'] = connections
+    instance_ids = set(raw.get('instance_ids') or ())
+    instance_ids.update(conn['instance_id'] for conn in connections if conn.get('instance_id'))
+    if queried_instance_id:
+        instance_ids.add(queried_instance_id)
+    session['instance_ids'] = sorted(instance_ids)
+    session.setdefault('session_id', None)
+    if region_id:
+        session['region_id'] = region_id
+    else:
+        session.setdefault('region_id', None)
+    return session
+
+
+def newest_first(sessions):
+    """Sessions ordered newest first (ISO 8601 UTC times sort as text), ties by session ID."""
+    ordered = sorted(sessions, key=lambda s: s.get('session_id') or '')
+    ordered.sort(key=lambda s: s.get('creation_time') or '', reverse=True)
+    return ordered
+
+
+def is_active(session):
+    """A session is active while one of its connections is Connecting or Connected."""
+    return any(conn.get('status') in ACTIVE_STATUSES for conn in session.get('connections', ()))
+
+
+def is_port_forwarding(session):
+    return not _is_empty(session.get('port_number')) or not _is_empty(session.get('target_server'))
+
+
+def session_ids_by_instance(sessions, instance_ids=None):
+    """Instance ID -> IDs of its sessions, in the order of ``sessions``.
+
+    With ``instance_ids`` the keys are exactly those IDs, each present even when empty;
+    otherwise every instance a session reached is a key.
+    """
+    grouped = dict((instance_id, []) for instance_id in instance_ids or ())
+    for session in sessions:
+        for instance_id in session.get('instance_ids', ()):
+            if instance_ids is None:
+                grouped.setdefault(instance_id, []).append(session['session_id'])
+            elif instance_id in grouped:
+                grouped[instance_id].append(session['session_id'])
+    return grouped
+
+
+def sessions_by_instance(sessions, instance_ids=None):
+    """Like :func:`session_ids_by_instance`, with the full records."""
+    grouped = dict((instance_id, []) for instance_id in instance_ids or ())
+    for session in sessions:
+        for instance_id in session.get('instance_ids', ()):
+            if instance_ids is None:
+                grouped.setdefault(instance_id, []).append(session)
+            elif instance_id in grouped:
+                grouped[instance_id].append(session)
+    return grouped
+
+
+def empty_summary():
+    return {
+        'session_count': 0,
+        'active_session_count': 0,
+        'last_session_time': None,
+        'last_session_user': None,
+        'last_client_ip': None,
+        'usernames': [],
+        'client_ips': [],
+        'principal_ids': [],
+        'root_session_count': 0,
+        'failed_connection_count': 0,
+        'port_forwarding_session_count': 0,
+        'closed_reasons': {},
+    }
+
+
+def summarize(sessions, instance_id=None):
+    """Counts and facts over ``sessions`` (newest first) for compliance checks.
+
+    With ``instance_id``, connection-level counts (failed connections, closed reasons)
+    look only at that instance's connections.
+    """
+    summary = empty_summary()
+    usernames, client_ips, principal_ids = set(), set(), set()
+    for session in sessions:
+        summary['session_count'] += 1
+        if summary['last_session_time'] is None:
+            summary['last_session_time'] = session.get('creation_time')
+            summary['last_session_user'] = session.get('username')
+            summary['last_client_ip'] = session.get('client_ip')
+        connections = [conn for conn in session.get('connections', ())
+                       if instance_id is None or conn.get('instance_id') in (None, instance_id)]
+        if any(conn.get('status') in ACTIVE_STATUSES for conn in connections):
+            summary['active_session_count'] += 1
+        for conn in connections:
+            if conn.get('status') == 'Failed':
+                summary['failed_connection_count'] += 1
+            reason = conn.get('closed_reason')
+            if reason:
+                summary['closed_reasons'][reason] = summary['closed_reasons'].get(reason, 0) + 1
+        if session.get('username') == 'root':
+            summary['root_session_count'] += 1
+        if is_port_forwarding(session):
+            summary['port_forwarding_session_count'] += 1
+        for bucket, field in ((usernames, 'username'), (client_ips, 'client_ip'), (principal_ids, 'principal_id')):
+            if session.get(field):
+                bucket.add(session[field])
+    summary['usernames'] = sorted(usernames)
+    summary['client_ips'] = sorted(client_ips)
+    summary['principal_ids'] = sorted(principal_ids)
+    return summary
+
+
+def summary_by_instance(sessions, instance_ids=None):
+    grouped = sessions_by_instance(sessions, instance_ids)
+    return dict((instance_id, summarize(items, instance_id)) for instance_id, items in grouped.items())

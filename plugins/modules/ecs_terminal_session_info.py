@@ -1,0 +1,490 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: alicloud.ecs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ecs_terminal_session_info
+short_description: List ECS Session Manager terminal sessions, keyed by instance ID
+version_added: 0.1.0
+description:
+  - Reads the session records of Alibaba Cloud ECS Session Manager through the signed RPC call
+    C(DescribeTerminalSessions) - who opened a shell or a port forward on which instance, when,
+    as which OS user, from which client address, and whether it is still open.
+  - Follows every page of every query. Several regions, instance IDs or session IDs are queried
+    concurrently, each page is retried on its own after throttling or server errors, and sessions are
+    returned once each, newest first, with a map from instance ID to session IDs.
+  - The service keeps records of the last four weeks (newer documentation says 30 days and at most
+    1,000 records).
+  - The service filters only by instance and session ID; O(filters) selects further on this side.
+  - Read-only. The RAM identity needs the action C(ecs:DescribeTerminalSessions) on the instances
+    (C(acs:ecs:<region>:<account>:instance/<id>)).
+author:
+  - alicloud.ecs contributors
+extends_documentation_fragment:
+  - alicloud.ecs.alicloud
+attributes:
+  check_mode:
+    support: full
+    details: The query runs in check mode too; nothing is changed either way.
+  diff_mode:
+    support: none
+options:
+  instance_id:
+    description:
+      - Only sessions that reached these instances. One ID or a list; each ID is a separate query
+        (per region), run concurrently.
+    type: list
+    elements: str
+    aliases: [instance_ids]
+  session_id:
+    description:
+      - Only these sessions. One ID or a list; each ID is a separate query (per region).
+    type: list
+    elements: str
+    aliases: [session_ids]
+  max_results:
+    description:
+      - Page size, 1 to 100. The default 100 makes the fewest calls (the API's own default is 10).
+      - A listing resumed with O(next_token) keeps the page size it started with.
+    type: int
+    default: 100
+  max_items:
+    description:
+      - Return at most this many sessions (after O(filters)), then stop and return RV(next_token).
+      - Only for a single query - one region, at most one instance ID and one session ID.
+    type: int
+  next_token:
+    description:
+      - Resume a listing where an earlier run with O(max_items) stopped - pass back its RV(next_token)
+        unchanged, with the same region, instance ID and session ID. Nothing is lost or repeated
+        as long as the records do not change meanwhile.
+      - Only for a single query, like O(max_items).
+    type: str
+  filters:
+    description:
+      - Criteria applied on this side to every session returned by the service; a session is kept
+        when it meets all of them. Lists match when any item matches.
+    type: dict
+    suboptions:
+      username:
+        description: OS user names the session logged in as, for example C(root).
+        type: list
+        elements: str
+      principal_id:
+        description: IDs of the Alibaba Cloud account, RAM user or role that opened the session.
+        type: list
+        elements: str
+      identity_type:
+        description: Principal types - C(Account), C(RAMUser), C(AssumedRoleUser). Case-insensitive.
+        type: list
+        elements: str
+      client_ip:
+        description: Client addresses or CIDR blocks, for example C(10.0.0.0/8).
+        type: list
+        elements: str
+      status:
+        description:
+          - Connection statuses; a session matches when one of its connections has one of them -
+            C(Connecting), C(Connected), C(Disconnected), C(Terminating), C(Terminated), C(Failed).
+            Case-insensitive.
+        type: list
+        elements: str
+      active:
+        description: V(true) keeps only sessions with a connection C(Connecting) or C(Connected); V(false) only the others.
+        type: bool
+      port_forwarding:
+        description: V(true) keeps only port-forwarding sessions (a port number or target server is set); V(false) only shells.
+        type: bool
+      created_after:
+        description:
+          - Keep sessions created after this time - ISO 8601 (C(2024-01-19T09:15:46Z); no offset means UTC)
+            or an age before now such as C(30m), C(24h), C(7d), C(2w).
+        type: str
+      created_before:
+        description: Keep sessions created before this time, in the same forms as O(filters.created_after).
+        type: str
+  query:
+    description:
+      - A JMESPath expression applied to the list of sessions after O(filters), exactly as returned in
+        RV(sessions) (snake_case keys). Its value is returned in RV(query_result); RV(sessions) and the
+        other results are not affected.
+      - For example C([?username=='root'].session_id) or C(length([?contains(instance_ids, 'i-abc')])).
+    type: str
+  concurrency:
+    description:
+      - How many queries (regions x instance IDs x session IDs) run at once, 1 to 32.
+      - Alibaba Cloud counts its throttling quota per API, region and account, shared with the console and
+        other tools; lower this when other automation runs at the same time.
+    type: int
+    default: 8
+notes:
+  - Pagination follows C(NextToken) until the service returns none or an empty one. A page that is empty
+    but carries a token is not the end. A token the service already returned in the same listing stops
+    the task with an error before it is sent again, instead of looping.
+  - The result order of the service is not documented, so a time window in O(filters) never stops paging early.
+  - When a listing fails after its retries, the task fails naming the region and query; partial data is never
+    returned as complete.
+  - A session created while a listing is paged may shift records between pages; sessions are deduplicated
+    by region and session ID, so none is returned twice.
+seealso:
+  - name: DescribeTerminalSessions API reference
+    description: The Alibaba Cloud API this module calls.
+    link: https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describeterminalsessions
+'''
+
+EXAMPLES = r'''
+- name: Every session of the last four weeks in two regions
+  alicloud.ecs.ecs_terminal_session_info:
+    region_id: [cn-hangzhou, cn-shanghai]
+  register: terminal_sessions
+
+- name: Sessions of two instances, set credentials once for the whole play
+  module_defaults:
+    group/alicloud.ecs.alicloud:
+      access_key_id: "{{ vault_alicloud_access_key_id }}"
+      access_key_secret: "{{ vault_alicloud_access_key_secret }}"
+      region_id: cn-hangzhou
+  alicloud.ecs.ecs_terminal_session_info:
+    instance_id:
+      - i-bp1i7gg30r52z2em0001
+      - i-bp1i7gg30r52z2em0002
+  register: by_instance
+
+- name: Root sessions opened in the last 7 days from outside the office network
+  alicloud.ecs.ecs_terminal_session_info:
+    region_id: cn-hangzhou
+    filters:
+      username: root
+      created_after: 7d
+  register: root_sessions
+
+- name: Fail when anyone is still connected to the instance
+  alicloud.ecs.ecs_terminal_session_info:
+    region_id: cn-hangzhou
+    instance_id: i-bp1i7gg30r52z2em0001
+    filters:
+      active: true
+  register: open_sessions
+  failed_when: open_sessions.sessions | length > 0
+
+- name: Page through a large region 500 sessions at a time
+  alicloud.ecs.ecs_terminal_session_info:
+    region_id: cn-hangzhou
+    max_items: 500
+    next_token: "{{ previous.next_token | default(omit) }}"
+  register: previous
+
+- name: Only the IDs and users of port-forwarding sessions
+  alicloud.ecs.ecs_terminal_session_info:
+    region_id: cn-hangzhou
+    filters:
+      port_forwarding: true
+    query: "[].{id: session_id, user: username, port: port_number}"
+  register: forwards
+'''
+
+RETURN = r'''
+sessions:
+  description:
+    - The sessions, each once, newest first. Keys are snake_case; fields the service left empty are
+      left out, except RV(sessions[].session_id), RV(sessions[].region_id), RV(sessions[].connections)
+      and RV(sessions[].instance_ids).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    session_id:
+      description: The session ID.
+      type: str
+      sample: s-hz023od0x9a1b2c3
+    region_id:
+      description: The region the session was listed in.
+      type: str
+      sample: cn-hangzhou
+    creation_time:
+      description: When the session was created (UTC).
+      type: str
+      sample: "2024-01-19T09:15:46Z"
+    username:
+      description: The OS user of the connection.
+      type: str
+      sample: root
+    client_ip:
+      description: The address of the client that opened the session.
+      type: str
+      sample: 192.168.1.1
+    principal_id:
+      description: ID of the Alibaba Cloud account, RAM user, or of the principal behind a RAM role.
+      type: str
+      sample: "123456789012"
+    identity_type:
+      description: C(Account), C(RAMUser) or C(AssumedRoleUser).
+      type: str
+      sample: RAMUser
+    target_server:
+      description: For port forwarding, the address in the VPC that was reached through the instance.
+      type: str
+      sample: 192.168.0.246
+    port_number:
+      description: For port forwarding, the port forwarded to.
+      type: int
+      sample: 22
+    instance_ids:
+      description:
+        - The instances the session reached - those of its connections and, for a query filtered by
+          O(instance_id), that instance. A session that never connected has no connection records.
+      type: list
+      elements: str
+      sample: [i-bp1i7gg30r52z2em0001]
+    connections:
+      description:
+        - The session's connections, a plain list. Fields the service adds later pass through in snake_case.
+      type: list
+      elements: dict
+      contains:
+        instance_id:
+          description: The instance of the connection.
+          type: str
+          sample: i-bp1i7gg30r52z2em0001
+        status:
+          description: C(Connecting), C(Connected), C(Disconnected), C(Terminating), C(Terminated) or C(Failed).
+          type: str
+          sample: Terminated
+        start_time:
+          description: When the connection started to be established (UTC).
+          type: str
+          sample: "2024-01-19T09:16:40Z"
+        end_time:
+          description: When the connection closed (UTC).
+          type: str
+          sample: "2024-01-19T09:46:40Z"
+        closed_reason:
+          description: Why the connection closed, for example C(ClientClosed), C(InstanceNotRunning), C(AgentNeedUpgrade).
+          type: str
+          sample: ClientClosed
+        failed_detail:
+          description: Details of a failed connection (status C(Failed)).
+          type: str
+          sample: The Cloud Assistant agent is not online.
+sessions_by_instance:
+  description:
+    - Instance ID to the IDs of its sessions, newest first. The records are in RV(sessions), once; the
+      enrichment filters of this collection give full records keyed by instance.
+    - With O(instance_id), the keys are exactly those IDs, each present even with no session. Otherwise
+      every instance a session reached is a key. A session that reached several instances is listed under each.
+  returned: success
+  type: dict
+  sample:
+    i-bp1i7gg30r52z2em0001: [s-hz023od0x9a1b2c3, s-hz023od0x9a1b2c0]
+    i-bp1i7gg30r52z2em0002: []
+summary_by_instance:
+  description:
+    - Instance ID to a summary of its sessions, with the same keys as RV(sessions_by_instance).
+  returned: success
+  type: dict
+  contains:
+    session_count:
+      description: Number of sessions.
+      type: int
+      sample: 2
+    active_session_count:
+      description: Sessions with a connection to this instance that is C(Connecting) or C(Connected).
+      type: int
+      sample: 0
+    last_session_time:
+      description: Creation time of the newest session, or null.
+      type: str
+      sample: "2024-01-19T09:15:46Z"
+    last_session_user:
+      description: OS user of the newest session, or null.
+      type: str
+      sample: root
+    last_client_ip:
+      description: Client address of the newest session, or null.
+      type: str
+      sample: 192.168.1.1
+    usernames:
+      description: OS users seen, sorted.
+      type: list
+      elements: str
+      sample: [ecs-user, root]
+    client_ips:
+      description: Client addresses seen, sorted.
+      type: list
+      elements: str
+      sample: [192.168.1.1]
+    principal_ids:
+      description: Principal IDs seen, sorted.
+      type: list
+      elements: str
+      sample: ["123456789012"]
+    root_session_count:
+      description: Sessions as C(root).
+      type: int
+      sample: 1
+    failed_connection_count:
+      description: Connections to this instance with status C(Failed).
+      type: int
+      sample: 0
+    port_forwarding_session_count:
+      description: Port-forwarding sessions.
+      type: int
+      sample: 0
+    closed_reasons:
+      description: Closing reason of this instance's connections to how many connections closed for it.
+      type: dict
+      sample: {ClientClosed: 2}
+  sample:
+    i-bp1i7gg30r52z2em0001:
+      session_count: 1
+      active_session_count: 0
+      last_session_time: "2024-01-19T09:15:46Z"
+      last_session_user: root
+      last_client_ip: 192.168.1.1
+      usernames: [root]
+      client_ips: [192.168.1.1]
+      principal_ids: ["123456789012"]
+      root_session_count: 1
+      failed_connection_count: 0
+      port_forwarding_session_count: 0
+      closed_reasons: {ClientClosed: 1}
+next_token:
+  description:
+    - Where to resume a listing that O(max_items) cut short; pass it back as O(next_token). Absent when
+      the listing is complete.
+  returned: when O(max_items) cut the listing short
+  type: str
+  sample: alicloud-ecs-1.eyJpIjoiIiwibSI6MTAwLCJvIjo1MCwiciI6ImNuLWhhbmd6aG91IiwicyI6IiIsInQiOiIifQ
+query_result:
+  description: The value of O(query) for the session list.
+  returned: when O(query) is given
+  type: raw
+  sample: [s-hz023od0x9a1b2c3]
+request_ids:
+  description: Request IDs of the pages read, for support cases.
+  returned: success
+  type: list
+  elements: str
+  sample: [473469C7-AA6F-4DC5-B3DB-A3DC0DE3C83E]
+api_calls:
+  description: How many API calls the module made, retries included.
+  returned: always
+  type: int
+  sample: 3
+'''
+
+from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CRITERIA, Criteria, CriteriaError
+from ansible_collections.alicloud.ecs.plugins.module_utils.jmespath_query import HAS_JMESPATH, JMESPATH_IMPORT_ERROR, apply_query, compile_query
+from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
+    CallCounter, ListingFailure, merge_listings, page_fetcher, query_plan, run_plan)
+from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule
+from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import decode_resume_token, encode_resume_token
+from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import session_ids_by_instance, summary_by_instance
+
+from ansible.module_utils.basic import missing_required_lib
+
+
+def argument_spec():
+    filter_options = dict((name, dict(type=kind, elements='str') if kind == 'list' else dict(type=kind))
+                          for name, kind in CRITERIA.items())
+    return dict(
+        instance_id=dict(type='list', elements='str', aliases=['instance_ids']),
+        session_id=dict(type='list', elements='str', aliases=['session_ids']),
+        max_results=dict(type='int', default=100),
+        max_items=dict(type='int'),
+        next_token=dict(type='str', no_log=False),
+        filters=dict(type='dict', options=filter_options),
+        query=dict(type='str'),
+        concurrency=dict(type='int', default=8),
+    )
+
+
+def unique(values):
+    seen = []
+    for value in values or ():
+        value = value.strip()
+        if value and value not in seen:
+            seen.append(value)
+    return seen
+
+
+def validate(module):
+    """Every option checked before the SDK is imported or a call is made; returns the prepared inputs."""
+    module.validate_connection()
+    params = module.params
+    fail = module.fail_json
+    if not 1 <= params['max_results'] <= 100:
+        fail(msg='max_results must be between 1 and 100, got %d' % params['max_results'])
+    if params['max_items'] is not None and params['max_items'] < 1:
+        fail(msg='max_items must be at least 1, got %d' % params['max_items'])
+    if not 1 <= params['concurrency'] <= 32:
+        fail(msg='concurrency must be between 1 and 32, got %d' % params['concurrency'])
+    instance_ids, session_ids = unique(params['instance_id']), unique(params['session_id'])
+    plan = query_plan(module.region_ids, instance_ids, session_ids, params['max_results'])
+    start = None
+    if params['max_items'] is not None or params['next_token']:
+        if len(plan) != 1:
+            fail(msg='max_items and next_token need a single query (one region, at most one instance_id and one '
+                     'session_id); this task makes %d queries' % len(plan))
+        if params['next_token']:
+            try:
+                start, page_size = decode_resume_token(params['next_token'], plan[0])
+            except ValueError as error:
+                fail(msg='next_token cannot be used: %s' % error)
+            plan[0].page_size = page_size
+    try:
+        criteria = Criteria(params['filters'])
+    except CriteriaError as error:
+        fail(msg=str(error))
+    compiled_query = None
+    if params['query']:
+        if not HAS_JMESPATH:
+            fail(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
+        try:
+            compiled_query = compile_query(params['query'])
+        except ValueError as error:
+            fail(msg=str(error))
+    return plan, instance_ids, criteria, start, compiled_query
+
+
+def main():
+    module = AlicloudModule(argument_spec=argument_spec(), supports_check_mode=True)
+    plan, instance_ids, criteria, start, compiled_query = validate(module)
+    module.require_sdk()
+
+    counter = CallCounter()
+    concurrency = module.params['concurrency']
+    fetch_page = page_fetcher(lambda region: module.client_for(region, concurrency), module.retry_policy(), counter)
+    try:
+        listings = run_plan(plan, fetch_page, criteria, module.params['max_items'], start, concurrency)
+    except ListingFailure as failure:
+        module.fail_json_alicloud(failure.error, 'Failed to list terminal sessions (%s)' % failure.key.label(),
+                                  api_calls=counter.count, region_id=failure.key.region_id)
+
+    sessions = merge_listings(listings)
+    grouped_ids = session_ids_by_instance(sessions, instance_ids or None)
+    result = dict(
+        changed=False,
+        sessions=sessions,
+        sessions_by_instance=grouped_ids,
+        summary_by_instance=summary_by_instance(sessions, instance_ids or None),
+        request_ids=[request_id for listing in listings for request_id in listing.request_ids],
+        api_calls=counter.count,
+    )
+    if len(listings) == 1 and listings[0].resume is not None:
+        result['next_token'] = encode_resume_token(plan[0], listings[0].resume)
+    if compiled_query is not None:
+        try:
+            result['query_result'] = apply_query(compiled_query, sessions)
+        except ValueError as error:
+            module.fail_json(msg=str(error), api_calls=counter.count)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

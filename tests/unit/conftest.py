@@ -1,0 +1,9 @@
+"""Unit tests run with the network guard loaded (see the Makefile); refuse to run without it."""
+
+from __future__ import annotations
+
+import socket
+
+
+def pytest_sessionstart(session):
+    assert getattr(socket, '_alicloud_ecs_guard', False), 'the loopback-only network guard is not loaded (run through make)'
