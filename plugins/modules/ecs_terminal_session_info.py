@@ -24,14 +24,16 @@ description:
   - Read-only. The RAM identity needs the action C(ecs:DescribeTerminalSessions) on the instances
     (C(acs:ecs:<region>:<account>:instance/<id>)).
 author:
-  - alicloud.ecs contributors
+  - alicloud.ecs maintainers (@alicloud-ecs)
 extends_documentation_fragment:
   - alicloud.ecs.alicloud
 attributes:
   check_mode:
+    description: Can run in check mode and return the same result as without it.
     support: full
-    details: The query runs in check mode too; nothing is changed either way.
+    details: The query runs in check mode too; the module never changes anything.
   diff_mode:
+    description: Would show a diff in diff mode.
     support: none
 options:
   instance_id:

@@ -72,7 +72,7 @@ def main():
                     problems.append('%s does not document _input' % name)
                 if '_value' not in (doc.get('return') or {}):
                     problems.append('%s does not document _value' % name)
-    source_filters = [f[:-3] for f in os.listdir(os.path.join(ROOT, 'plugins', 'filter'))
+    source_filters = [f[:-4] for f in os.listdir(os.path.join(ROOT, 'plugins', 'filter'))
                       if f.endswith('.yml')] if os.path.isdir(os.path.join(ROOT, 'plugins', 'filter')) else []
     for name in source_filters:
         if '%s.%s' % (COLLECTION, name) not in listed('filter'):

@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicloud.ecs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that key terminal sessions by instance and join them to inventory hosts.
+
+The documentation of each filter is in its own file next to this one
+(terminal_sessions_by_instance.yml, terminal_session_summary.yml, enrich_hosts.yml).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CriteriaError
+from ansible_collections.alicloud.ecs.plugins.module_utils.enrichment import (
+    DataError, criteria_from_kwargs, enrich, is_list, select, sessions_from_data, type_name)
+from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import sessions_by_instance, summary_by_instance
+
+COLLECTION = 'alicloud.ecs'
+
+
+def _fail(filter_name, message):
+    return AnsibleFilterError('%s.%s: %s' % (COLLECTION, filter_name, message))
+
+
+def _selected_sessions(filter_name, data, criteria, also=()):
+    """The sessions of ``data`` that meet the criteria keyword arguments, newest first."""
+    try:
+        compiled = criteria_from_kwargs(criteria, also=also)
+    except CriteriaError as error:
+        raise _fail(filter_name, error)
+    try:
+        sessions = sessions_from_data(data)
+    except DataError as error:
+        raise _fail(filter_name, error)
+    return select(sessions, compiled)
+
+
+def terminal_sessions_by_instance(data, **criteria):
+    """Instance ID -> full session records, newest first."""
+    return sessions_by_instance(_selected_sessions('terminal_sessions_by_instance', data, criteria))
+
+
+def terminal_session_summary(data, **criteria):
+    """Instance ID -> summary of its sessions."""
+    return summary_by_instance(_selected_sessions('terminal_session_summary', data, criteria))
+
+
+def _host_names(hostvars, hosts):
+    if hosts is None:
+        return list(hostvars)
+    if isinstance(hosts, str):
+        return [hosts]
+    if not is_list(hosts):
+        raise _fail('enrich_hosts', 'hosts: expected a list of inventory host names (or one name); got %s' % type_name(hosts))
+    for index, name in enumerate(hosts):
+        if not isinstance(name, str):
+            raise _fail('enrich_hosts', 'hosts[%d]: expected an inventory host name (a string); got %s' % (index, type_name(name)))
+    return list(dict.fromkeys(hosts))
+
+
+def _host_instance_ids(hostvars, names, instance_id_var):
+    """(host, instance ID) for the named hosts that are in ``hostvars`` and have the variable set."""
+    pairs = []
+    for name in names:
+        if name not in hostvars:
+            continue
+        host_vars = hostvars[name]
+        if not isinstance(host_vars, Mapping):
+            raise _fail('enrich_hosts', "hostvars[%r]: expected the variables of the host (a dict); got %s" % (name, type_name(host_vars)))
+        instance_id = host_vars.get(instance_id_var)
+        if instance_id is None:
+            continue
+        if not isinstance(instance_id, str):
+            raise _fail('enrich_hosts', "hostvars[%r][%r] (instance_id_var): expected an instance ID (a string); got %s"
+                        % (name, instance_id_var, type_name(instance_id)))
+        instance_id = instance_id.strip()
+        if instance_id:
+            pairs.append((name, instance_id))
+    return pairs
+
+
+def enrich_hosts(hostvars, data, hosts=None, instance_id_var='instance_id', **criteria):
+    """Inventory host -> its instance ID, sessions and summary, for hosts with an instance ID."""
+    if not isinstance(hostvars, Mapping):
+        raise _fail('enrich_hosts', 'hostvars: expected a mapping of inventory host names to their variables, such as hostvars; got %s'
+                    % type_name(hostvars))
+    if not isinstance(instance_id_var, str) or not instance_id_var.strip():
+        raise _fail('enrich_hosts', 'instance_id_var: expected the name of the variable holding the instance ID (a non-empty string); got %s'
+                    % (type_name(instance_id_var) if not isinstance(instance_id_var, str) else 'an empty string'))
+    names = _host_names(hostvars, hosts)
+    sessions = _selected_sessions('enrich_hosts', data, criteria, also=('hosts', 'instance_id_var'))
+    return enrich(_host_instance_ids(hostvars, names, instance_id_var.strip()), sessions)
+
+
+class FilterModule:
+    """alicloud.ecs terminal session filters."""
+
+    def filters(self):
+        return {
+            'terminal_sessions_by_instance': terminal_sessions_by_instance,
+            'terminal_session_summary': terminal_session_summary,
+            'enrich_hosts': enrich_hosts,
+        }
