@@ -12,7 +12,7 @@ TEST_ENV := env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL
 	PYTHONPATH=$(CURDIR)/tests/guard:$(COLLECTIONS):$(CURDIR)/tests \
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ALICLOUD_ECS_PYTHON=$(VPY) PATH=$(VENV)/bin:$$PATH
 
-.PHONY: help demo test sanity units integration docs-check build clean
+.PHONY: help setup demo test sanity units integration docs-check build clean
 
 help:
 	@echo "make demo   - start the local ECS endpoint and run the example playbook against it"
@@ -42,7 +42,7 @@ units: setup
 	cd $(BUILD) && $(TEST_ENV) $(VPY) -m pytest -q -p no:cacheprovider $(CURDIR)/tests/unit
 
 integration: setup
-	cd $(BUILD) && $(TEST_ENV) $(VPY) -m pytest -q -p no:cacheprovider $(CURDIR)/tests/integration
+	cd $(BUILD) && $(TEST_ENV) $(VPY) -m pytest -q -p no:cacheprovider -n 2 $(CURDIR)/tests/integration
 
 docs-check: setup
 	$(TEST_ENV) $(VPY) tests/tools/check_docs.py
