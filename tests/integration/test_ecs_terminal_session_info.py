@@ -219,3 +219,13 @@ def test_no_secret_in_any_output_at_high_verbosity(runner, endpoint_factory):
             assert secret not in run.output
     log = repr(endpoint.stats()['requests'])
     assert ACCESS_KEY_SECRET not in log and STS_SECRET not in log
+
+
+def test_validate_certs_false_works_and_warns(runner, endpoint_factory):
+    endpoint = endpoint_factory({'cn-hangzhou': 4}, tls=True)
+    args = connection(endpoint, validate_certs=False)
+    del args['ca_bundle']
+    run = runner.run_module(args)
+    assert not run.result.get('failed'), run.result
+    assert len(run.result['sessions']) == 4
+    assert any('validate_certs is false' in warning for warning in run.result['warnings'])
