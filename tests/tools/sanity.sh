@@ -15,7 +15,7 @@
 # ansible-test bootstraps pip in its sanity virtualenvs with a get-pip script that it
 # downloads from a host this project cannot reach; the offline stand-in
 # tests/tools/get_pip_standin.py is put at ~/.ansible/test/cache/get_pip_<X_Y>.py when no
-# file is there yet (so a fresh HOME works too).
+# file is there yet (so a fresh HOME works too) or an older copy of the stand-in is.
 #
 # Environment:
 #   SANITY_PYTHON   Python version to test (default: the version of <venv_python>)
@@ -145,7 +145,10 @@ print(os.path.expanduser(match.group(1) % pip_version.replace('.', '_')))
 EOF
 )"
 
-if [[ ! -e "${standin_path}" ]]; then
+# Written when missing, and refreshed when it is an older copy of this stand-in; a real get-pip
+# script that someone put there is left alone.
+standin_marker="Offline stand-in for the get-pip.py bootstrap script that ansible-test downloads."
+if [[ ! -e "${standin_path}" ]] || { grep -qF "${standin_marker}" "${standin_path}" && ! cmp -s "${tools_dir}/get_pip_standin.py" "${standin_path}"; }; then
     mkdir -p "$(dirname "${standin_path}")"
     cp "${tools_dir}/get_pip_standin.py" "${standin_path}.tmp.$$"
     mv -f "${standin_path}.tmp.$$" "${standin_path}"

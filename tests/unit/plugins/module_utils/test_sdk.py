@@ -74,14 +74,19 @@ def test_network_errors_are_retryable_and_tls_errors_are_not():
     assert not tls.retryable and 'ca_bundle' in tls.message
 
 
-def test_a_body_that_is_not_json_keeps_a_readable_excerpt():
+def decoding_failure():
+    """What darabonba raises for a body that is not JSON: a RuntimeError whose context is the ValueError."""
     try:
         try:
             raise ValueError('Expecting value')
         except ValueError:
             raise RuntimeError('Failed to parse the value as json format, Value: "<html>".')
     except RuntimeError as inner:
-        error = sdk.translate_exception(unretryable(inner), 'ep')
+        return inner
+
+
+def test_a_body_that_is_not_json_keeps_a_readable_excerpt():
+    error = sdk.translate_exception(unretryable(decoding_failure()), 'ep')
     assert error.code == 'MalformedResponse' and 'not valid JSON' in error.message
 
 
