@@ -36,7 +36,7 @@ demo: setup
 test: sanity units integration docs-check
 
 sanity: setup
-	tests/tools/sanity.sh $(BUILD) $(VPY)
+	tests/tools/sanity.sh $(BUILD)/sanity $(VPY)
 
 units: setup
 	cd $(BUILD) && $(TEST_ENV) $(VPY) -m pytest -q -p no:cacheprovider $(CURDIR)/tests/unit

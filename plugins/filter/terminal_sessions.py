@@ -11,13 +11,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CriteriaError
+from ansible_collections.alicloud.ecs.plugins.module_utils.controller import ControllerError, option_names, sessions_of_instances
+from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import ENV_REGION, first_env
+from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CRITERIA, CriteriaError
 from ansible_collections.alicloud.ecs.plugins.module_utils.enrichment import (
-    DataError, criteria_from_kwargs, enrich, is_list, select, sessions_from_data, type_name)
+    DATA_FORMS, DataError, criteria_from_kwargs, enrich, is_list, select, sessions_from_data, type_name)
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import sessions_by_instance, summary_by_instance
 
 COLLECTION = 'alicloud.ecs'
@@ -84,8 +88,20 @@ def _host_instance_ids(hostvars, names, instance_id_var):
     return pairs
 
 
-def enrich_hosts(hostvars, data, hosts=None, instance_id_var='instance_id', **criteria):
-    """Inventory host -> its instance ID, sessions and summary, for hosts with an instance ID."""
+def _split_keywords(keywords):
+    """(criteria, connection options) from the keyword arguments of enrich_hosts."""
+    connection_names = option_names()
+    criteria = dict((name, value) for name, value in keywords.items() if name in CRITERIA or name not in connection_names)
+    options = dict((name, value) for name, value in keywords.items() if name not in criteria)
+    return criteria, options
+
+
+def enrich_hosts(hostvars, data=None, hosts=None, instance_id_var='instance_id', **keywords):
+    """Inventory host -> its instance ID, sessions and summary, for hosts with an instance ID.
+
+    Without ``data``, the sessions of the hosts' instance IDs are listed from Alibaba Cloud with
+    the connection options among ``keywords`` (or the environment), through the module's own code.
+    """
     if not isinstance(hostvars, Mapping):
         raise _fail('enrich_hosts', 'hostvars: expected a mapping of inventory host names to their variables, such as hostvars; got %s'
                     % type_name(hostvars))
@@ -93,8 +109,25 @@ def enrich_hosts(hostvars, data, hosts=None, instance_id_var='instance_id', **cr
         raise _fail('enrich_hosts', 'instance_id_var: expected the name of the variable holding the instance ID (a non-empty string); got %s'
                     % (type_name(instance_id_var) if not isinstance(instance_id_var, str) else 'an empty string'))
     names = _host_names(hostvars, hosts)
-    sessions = _selected_sessions('enrich_hosts', data, criteria, also=('hosts', 'instance_id_var'))
-    return enrich(_host_instance_ids(hostvars, names, instance_id_var.strip()), sessions)
+    criteria, options = _split_keywords(keywords)
+    pairs = _host_instance_ids(hostvars, names, instance_id_var.strip())
+    if data is not None:
+        if options:
+            raise _fail('enrich_hosts', 'give either data or connection options (%s), not both' % ', '.join(sorted(options)))
+        sessions = _selected_sessions('enrich_hosts', data, criteria, also=('hosts', 'instance_id_var'))
+        return enrich(pairs, sessions)
+    if not options and not first_env(os.environ, ENV_REGION):
+        raise _fail('enrich_hosts', 'data: expected %s; got %s. Without data, give region_id and the connection options '
+                    'to list the sessions from Alibaba Cloud' % (DATA_FORMS, type_name(data)))
+    try:
+        compiled = criteria_from_kwargs(criteria, also=('hosts', 'instance_id_var', 'connection options such as region_id'))
+    except CriteriaError as error:
+        raise _fail('enrich_hosts', error)
+    try:
+        sessions = sessions_of_instances(options, [instance_id for _host, instance_id in pairs], compiled)
+    except ControllerError as error:
+        raise _fail('enrich_hosts', 'without data, the sessions are listed from Alibaba Cloud: %s' % error)
+    return enrich(pairs, sessions)
 
 
 class FilterModule:

@@ -35,12 +35,29 @@ class CallCounter:
 
 
 class ListingFailure(Exception):
-    """One query of the plan failed; ``error`` is the :class:`AlicloudError`, ``key`` the query."""
+    """One query of the plan failed; ``error`` is the :class:`AlicloudError`, ``key`` the query.
+
+    ``api_calls`` counts the calls made by the whole plan until it stopped.
+    """
 
     def __init__(self, key, error):
         super(ListingFailure, self).__init__(str(error))
         self.key = key
         self.error = error
+        self.api_calls = None
+
+
+class ListingResult:
+    """Every session of a plan once, newest first, with the listings behind them and the calls made."""
+
+    def __init__(self, sessions, listings, api_calls):
+        self.sessions = sessions
+        self.listings = listings
+        self.api_calls = api_calls
+
+    @property
+    def request_ids(self):
+        return [request_id for listing in self.listings for request_id in listing.request_ids]
 
 
 def query_plan(region_ids, instance_ids=None, session_ids=None, page_size=100):
@@ -116,3 +133,19 @@ def merge_listings(listings):
             elif set(session['instance_ids']) - set(known['instance_ids']):
                 known['instance_ids'] = sorted(set(known['instance_ids']) | set(session['instance_ids']))
     return newest_first(merged.values())
+
+
+def list_sessions(connection, plan, criteria=None, max_items=None, start=None, concurrency=8):
+    """Run ``plan`` through ``connection`` (a :class:`Connection`) and merge the result.
+
+    The one listing path of the collection: modules and controller-side plugins both call it.
+    Raises :class:`ListingFailure` with ``api_calls`` set.
+    """
+    counter = CallCounter()
+    fetch_page = page_fetcher(lambda region: connection.client_for(region, concurrency), connection.retry_policy(), counter)
+    try:
+        listings = run_plan(plan, fetch_page, criteria, max_items, start, concurrency)
+    except ListingFailure as failure:
+        failure.api_calls = counter.count
+        raise
+    return ListingResult(merge_listings(listings), listings, counter.count)

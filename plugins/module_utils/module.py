@@ -7,94 +7,22 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
-import threading
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.alicloud.ecs.plugins.module_utils import credentials as creds
 from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
-from ansible_collections.alicloud.ecs.plugins.module_utils.endpoints import ENDPOINT_TYPES, endpoint_for, endpoint_problem, is_region_id
+from ansible_collections.alicloud.ecs.plugins.module_utils.connection import Connection, OptionError, connection_argument_spec
+from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import CredentialError
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, describe, scrub
-from ansible_collections.alicloud.ecs.plugins.module_utils.retries import (
-    DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY, DEFAULT_RETRIES, RetryPolicy)
-
-
-def connection_argument_spec():
-    """Options every alicloud.ecs module takes (documented in the ``alicloud.ecs.alicloud`` doc fragment)."""
-    return dict(
-        access_key_id=dict(type='str', aliases=['access_key', 'alicloud_access_key'], no_log=False),
-        access_key_secret=dict(type='str', aliases=['secret_key', 'alicloud_secret_key', 'secret_access_key'], no_log=True),
-        security_token=dict(type='str', aliases=['alicloud_security_token'], no_log=True),
-        profile=dict(type='str'),
-        shared_credentials_file=dict(type='path'),
-        ram_role_arn=dict(type='str', aliases=['assume_role_arn']),
-        role_session_name=dict(type='str'),
-        role_session_expiration=dict(type='int'),
-        ecs_ram_role=dict(type='str', aliases=['ecs_role_name']),
-        region_id=dict(type='list', elements='str', required=True, aliases=['region', 'alicloud_region'],
-                       fallback=(env_fallback, list(creds.ENV_REGION))),
-        endpoint=dict(type='str'),
-        endpoint_type=dict(type='str', default='public', choices=list(ENDPOINT_TYPES)),
-        protocol=dict(type='str', default='https', choices=['https', 'http']),
-        validate_certs=dict(type='bool', default=True),
-        ca_bundle=dict(type='path'),
-        http_proxy=dict(type='str'),
-        https_proxy=dict(type='str'),
-        connect_timeout=dict(type='float', default=5.0),
-        read_timeout=dict(type='float', default=10.0),
-        retries=dict(type='int', default=DEFAULT_RETRIES),
-        retry_delay=dict(type='float', default=DEFAULT_BASE_DELAY),
-        retry_max_delay=dict(type='float', default=DEFAULT_MAX_DELAY),
-    )
-
-
-class OptionError(ValueError):
-    """An option value that cannot work; the message names the option."""
-
-
-def _check_range(params, name, low=None, high=None):
-    value = params.get(name)
-    if value is None:
-        return
-    if (low is not None and value < low) or (high is not None and value > high):
-        if high is None:
-            raise OptionError('%s must be at least %s, got %s' % (name, low, value))
-        raise OptionError('%s must be between %s and %s, got %s' % (name, low, high, value))
-
-
-def validate_connection(params):
-    """Check connection options before anything touches the network; returns the region IDs, deduplicated."""
-    regions = []
-    for region in params['region_id'] or []:
-        region = (region or '').strip()
-        if not is_region_id(region):
-            raise OptionError('region_id: %r is not a region ID (for example cn-hangzhou)' % region)
-        if region not in regions:
-            regions.append(region)
-    if not regions:
-        raise OptionError('region_id needs at least one region (for example cn-hangzhou)')
-    if params.get('endpoint'):
-        problem = endpoint_problem(params['endpoint'])
-        if problem:
-            raise OptionError('endpoint %r: %s' % (params['endpoint'], problem))
-    _check_range(params, 'connect_timeout', 0.001, 300)
-    _check_range(params, 'read_timeout', 0.001, 600)
-    _check_range(params, 'retries', 0, 100)
-    _check_range(params, 'retry_delay', 0, 60)
-    _check_range(params, 'retry_max_delay', 0, 600)
-    _check_range(params, 'role_session_expiration', 900, 43200)
-    if params.get('ca_bundle') and not os.access(params['ca_bundle'], os.R_OK):
-        raise OptionError('ca_bundle: cannot read %s' % params['ca_bundle'])
-    return regions
 
 
 class AlicloudModule:
     """An AnsibleModule with the connection options, their checks and one failure path.
 
-    Module code builds its own argument spec, then: ``validate`` its options, ``client_for``
-    a region, ``retry_policy()`` for calls, and ``fail_json_alicloud`` for any failure.
+    Module code builds its own argument spec, then: ``validate_connection()``, ``require_sdk()``,
+    ``connection.client_for`` a region with ``connection.retry_policy()``, and
+    ``fail_json_alicloud`` for any failure.
     """
 
     def __init__(self, argument_spec=None, **kwargs):
@@ -103,11 +31,7 @@ class AlicloudModule:
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
         self.check_mode = self.module.check_mode
-        self._clients = {}
-        self._clients_lock = threading.Lock()
-        self._credential = None
-        self.credential_source = None
-        self.region_ids = None
+        self.connection = None
 
     def fail_json(self, **kwargs):
         self.module.fail_json(**kwargs)
@@ -118,50 +42,27 @@ class AlicloudModule:
     def warn(self, message):
         self.module.warn(message)
 
+    @property
+    def region_ids(self):
+        return self.connection.region_ids
+
     def validate_connection(self):
         """Validate connection options and resolve credentials; fails the task with the option's name."""
         try:
-            self.region_ids = validate_connection(self.params)
-            self.credential_source = creds.resolve(self.params, os.environ)
-        except (OptionError, creds.CredentialError) as error:
+            self.connection = Connection(self.params)
+        except (OptionError, CredentialError) as error:
             self.fail_json(msg=str(error))
-        if self.params['protocol'] == 'http':
-            self.warn('protocol is http: request signatures, STS tokens and session records travel in clear text. '
-                      'Use https outside a test endpoint.')
-        if not self.params['validate_certs']:
-            self.warn('validate_certs is false: the endpoint\'s TLS certificate is not checked, so anyone on the path '
-                      'can read or alter the answers. Use ca_bundle for a private CA instead.')
+        for warning in self.connection.warnings():
+            self.warn(warning)
 
     def require_sdk(self):
         if not sdk.HAS_ALIBABA_SDK:
             self.fail_json(msg=missing_required_lib(sdk.SDK_REQUIREMENT))
         sdk.neutralise_sdk_debug()
 
-    def retry_policy(self):
-        return RetryPolicy(self.params['retries'], self.params['retry_delay'], self.params['retry_max_delay'])
-
-    def client_for(self, region_id, pool_size=8):
-        """The RPC client for ``region_id``'s endpoint, built once per endpoint and shared between threads."""
-        endpoint = endpoint_for(region_id, self.params['endpoint_type'], self.params.get('endpoint'))
-        with self._clients_lock:
-            client = self._clients.get(endpoint)
-            if client is None:
-                if self._credential is None:
-                    self._credential = sdk.build_credential(self.credential_source)
-                settings = dict((name, self.params.get(name)) for name in (
-                    'protocol', 'validate_certs', 'ca_bundle', 'http_proxy', 'https_proxy', 'connect_timeout', 'read_timeout'))
-                settings.update(endpoint=endpoint, pool_size=pool_size)
-                client = self._clients[endpoint] = sdk.RpcClient(settings, self.credential_source, self._credential)
-        return client
-
-    def secrets(self):
-        found = list(self.credential_source.secrets()) if self.credential_source else []
-        found.extend(value for value in (self.params.get('access_key_secret'), self.params.get('security_token')) if value)
-        return found
-
     def fail_json_alicloud(self, error, action=None, **result):
         """Fail with one clear message, the API error code, HTTP status and request ID, and a scrubbed traceback."""
-        secrets = self.secrets()
+        secrets = self.connection.secrets() if self.connection else []
         if isinstance(error, AlicloudError):
             message = describe(error, action)
             result.update(error.details())

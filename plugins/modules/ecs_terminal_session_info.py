@@ -382,8 +382,7 @@ api_calls:
 
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CRITERIA, Criteria, CriteriaError
 from ansible_collections.alicloud.ecs.plugins.module_utils.jmespath_query import HAS_JMESPATH, JMESPATH_IMPORT_ERROR, apply_query, compile_query
-from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
-    CallCounter, ListingFailure, merge_listings, page_fetcher, query_plan, run_plan)
+from ansible_collections.alicloud.ecs.plugins.module_utils.listing import ListingFailure, list_sessions, query_plan
 from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule
 from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import decode_resume_token, encode_resume_token
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import session_ids_by_instance, summary_by_instance
@@ -459,32 +458,29 @@ def main():
     plan, instance_ids, criteria, start, compiled_query = validate(module)
     module.require_sdk()
 
-    counter = CallCounter()
-    concurrency = module.params['concurrency']
-    fetch_page = page_fetcher(lambda region: module.client_for(region, concurrency), module.retry_policy(), counter)
     try:
-        listings = run_plan(plan, fetch_page, criteria, module.params['max_items'], start, concurrency)
+        listed = list_sessions(module.connection, plan, criteria, module.params['max_items'], start, module.params['concurrency'])
     except ListingFailure as failure:
         module.fail_json_alicloud(failure.error, 'Failed to list terminal sessions (%s)' % failure.key.label(),
-                                  api_calls=counter.count, region_id=failure.key.region_id)
+                                  api_calls=failure.api_calls, region_id=failure.key.region_id)
 
-    sessions = merge_listings(listings)
-    grouped_ids = session_ids_by_instance(sessions, instance_ids or None)
+    sessions = listed.sessions
     result = dict(
         changed=False,
         sessions=sessions,
-        sessions_by_instance=grouped_ids,
+        sessions_by_instance=session_ids_by_instance(sessions, instance_ids or None),
         summary_by_instance=summary_by_instance(sessions, instance_ids or None),
-        request_ids=[request_id for listing in listings for request_id in listing.request_ids],
-        api_calls=counter.count,
+        request_ids=listed.request_ids,
+        api_calls=listed.api_calls,
     )
-    if len(listings) == 1 and listings[0].resume is not None:
-        result['next_token'] = encode_resume_token(plan[0], listings[0].resume)
+    resume = listed.listings[0].resume if len(listed.listings) == 1 else None
+    if resume is not None:
+        result['next_token'] = encode_resume_token(plan[0], resume)
     if compiled_query is not None:
         try:
             result['query_result'] = apply_query(compiled_query, sessions)
         except ValueError as error:
-            module.fail_json(msg=str(error), api_calls=counter.count)
+            module.fail_json(msg=str(error), api_calls=listed.api_calls)
     module.exit_json(**result)
 
 

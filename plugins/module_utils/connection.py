@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicloud.ecs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection options: their argument spec, their checks, and the clients they lead to.
+
+Shared by modules (through :mod:`module`) and controller-side plugins (through
+:mod:`controller`), so both validate the same way and sign through the same client.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import threading
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.alicloud.ecs.plugins.module_utils import credentials as creds
+from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
+from ansible_collections.alicloud.ecs.plugins.module_utils.endpoints import ENDPOINT_TYPES, endpoint_for, endpoint_problem, is_region_id
+from ansible_collections.alicloud.ecs.plugins.module_utils.retries import (
+    DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY, DEFAULT_RETRIES, RetryPolicy)
+
+
+def connection_argument_spec():
+    """Options every alicloud.ecs module takes (documented in the ``alicloud.ecs.alicloud`` doc fragment)."""
+    return dict(
+        access_key_id=dict(type='str', aliases=['access_key', 'alicloud_access_key'], no_log=False),
+        access_key_secret=dict(type='str', aliases=['secret_key', 'alicloud_secret_key', 'secret_access_key'], no_log=True),
+        security_token=dict(type='str', aliases=['alicloud_security_token'], no_log=True),
+        profile=dict(type='str'),
+        shared_credentials_file=dict(type='path'),
+        ram_role_arn=dict(type='str', aliases=['assume_role_arn']),
+        role_session_name=dict(type='str'),
+        role_session_expiration=dict(type='int'),
+        ecs_ram_role=dict(type='str', aliases=['ecs_role_name']),
+        region_id=dict(type='list', elements='str', required=True, aliases=['region', 'alicloud_region'],
+                       fallback=(env_fallback, list(creds.ENV_REGION))),
+        endpoint=dict(type='str'),
+        endpoint_type=dict(type='str', default='public', choices=list(ENDPOINT_TYPES)),
+        protocol=dict(type='str', default='https', choices=['https', 'http']),
+        validate_certs=dict(type='bool', default=True),
+        ca_bundle=dict(type='path'),
+        http_proxy=dict(type='str'),
+        https_proxy=dict(type='str'),
+        connect_timeout=dict(type='float', default=5.0),
+        read_timeout=dict(type='float', default=10.0),
+        retries=dict(type='int', default=DEFAULT_RETRIES),
+        retry_delay=dict(type='float', default=DEFAULT_BASE_DELAY),
+        retry_max_delay=dict(type='float', default=DEFAULT_MAX_DELAY),
+    )
+
+
+class OptionError(ValueError):
+    """An option value that cannot work; the message names the option."""
+
+
+def _check_range(params, name, low=None, high=None):
+    value = params.get(name)
+    if value is None:
+        return
+    if (low is not None and value < low) or (high is not None and value > high):
+        if high is None:
+            raise OptionError('%s must be at least %s, got %s' % (name, low, value))
+        raise OptionError('%s must be between %s and %s, got %s' % (name, low, high, value))
+
+
+def validate_connection(params):
+    """Check connection options before anything touches the network; returns the region IDs, deduplicated."""
+    regions = []
+    for region in params['region_id'] or []:
+        region = (region or '').strip()
+        if not is_region_id(region):
+            raise OptionError('region_id: %r is not a region ID (for example cn-hangzhou)' % region)
+        if region not in regions:
+            regions.append(region)
+    if not regions:
+        raise OptionError('region_id needs at least one region (for example cn-hangzhou)')
+    if params.get('endpoint'):
+        problem = endpoint_problem(params['endpoint'])
+        if problem:
+            raise OptionError('endpoint %r: %s' % (params['endpoint'], problem))
+    _check_range(params, 'connect_timeout', 0.001, 300)
+    _check_range(params, 'read_timeout', 0.001, 600)
+    _check_range(params, 'retries', 0, 100)
+    _check_range(params, 'retry_delay', 0, 60)
+    _check_range(params, 'retry_max_delay', 0, 600)
+    _check_range(params, 'role_session_expiration', 900, 43200)
+    if params.get('ca_bundle') and not os.access(params['ca_bundle'], os.R_OK):
+        raise OptionError('ca_bundle: cannot read %s' % params['ca_bundle'])
+    return regions
+
+
+class Connection:
+    """Validated connection options, the credentials they resolve to, and one SDK client per endpoint.
+
+    Building it checks every option and decides on credentials without touching the network or
+    importing the SDK; the first :meth:`client_for` does both.
+    """
+
+    def __init__(self, params, environ=None):
+        self.params = params
+        self.region_ids = validate_connection(params)
+        self.credential_source = creds.resolve(params, os.environ if environ is None else environ)
+        self._clients = {}
+        self._lock = threading.Lock()
+        self._credential = None
+
+    def warnings(self):
+        """What the user should know about these options before any call."""
+        found = []
+        if self.params['protocol'] == 'http':
+            found.append('protocol is http: request signatures, STS tokens and session records travel in clear text. '
+                         'Use https outside a test endpoint.')
+        if not self.params['validate_certs']:
+            found.append('validate_certs is false: the endpoint\'s TLS certificate is not checked, so anyone on the path '
+                         'can read or alter the answers. Use ca_bundle for a private CA instead.')
+        return found
+
+    def retry_policy(self):
+        return RetryPolicy(self.params['retries'], self.params['retry_delay'], self.params['retry_max_delay'])
+
+    def client_for(self, region_id, pool_size=8):
+        """The RPC client for ``region_id``'s endpoint, built once per endpoint and shared between threads."""
+        endpoint = endpoint_for(region_id, self.params['endpoint_type'], self.params.get('endpoint'))
+        with self._lock:
+            client = self._clients.get(endpoint)
+            if client is None:
+                if self._credential is None:
+                    self._credential = sdk.build_credential(self.credential_source)
+                settings = dict((name, self.params.get(name)) for name in (
+                    'protocol', 'validate_certs', 'ca_bundle', 'http_proxy', 'https_proxy', 'connect_timeout', 'read_timeout'))
+                settings.update(endpoint=endpoint, pool_size=pool_size)
+                client = self._clients[endpoint] = sdk.RpcClient(settings, self.credential_source, self._credential)
+        return client
+
+    def secrets(self):
+        """Every secret value these options carry, for scrubbing messages."""
+        found = list(self.credential_source.secrets())
+        found.extend(value for value in (self.params.get('access_key_secret'), self.params.get('security_token')) if value)
+        return found

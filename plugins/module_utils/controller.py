@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicloud.ecs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Listing sessions from the controller (filters, later the inventory plugin).
+
+Options are checked against the modules' own argument spec, then listed through the modules'
+own connection, pagination and retry code. The controller's process environment is left as it
+was: ``DEBUG=sdk`` is set aside only while the SDK runs.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import os
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
+from ansible_collections.alicloud.ecs.plugins.module_utils.connection import Connection, OptionError, connection_argument_spec
+from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import CredentialError
+from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, describe, scrub
+from ansible_collections.alicloud.ecs.plugins.module_utils.listing import ListingFailure, list_sessions, query_plan
+
+LISTING_OPTIONS = {
+    'concurrency': dict(type='int', default=8),
+    'max_results': dict(type='int', default=100),
+}
+
+
+class ControllerError(Exception):
+    """A failure to report to the user as it is: options named, no secret, no traceback."""
+
+
+def option_names():
+    """Every connection and listing option name a plugin accepts, aliases included."""
+    spec = connection_argument_spec()
+    spec.update(LISTING_OPTIONS)
+    names = set(spec)
+    for option in spec.values():
+        names.update(option.get('aliases', ()))
+    return names
+
+
+@contextlib.contextmanager
+def sdk_debug_set_aside(environ=None):
+    """Remove ``DEBUG=sdk`` while the SDK runs, so it prints no signed header; then put it back."""
+    environ = os.environ if environ is None else environ
+    saved = environ.get('DEBUG')
+    if saved is not None and saved.strip().lower() == 'sdk':
+        del environ['DEBUG']
+    try:
+        yield
+    finally:
+        if saved is not None:
+            environ['DEBUG'] = saved
+
+
+def connect(options):
+    """A :class:`Connection` for plugin keyword arguments, validated like module options."""
+    spec = connection_argument_spec()
+    spec.update(LISTING_OPTIONS)
+    validated = ArgumentSpecValidator(spec).validate(dict(options))
+    if validated.error_messages:
+        raise ControllerError('; '.join(validated.error_messages))
+    params = validated.validated_parameters
+    for name, low, high in (('concurrency', 1, 32), ('max_results', 1, 100)):
+        if not low <= params[name] <= high:
+            raise ControllerError('%s must be between %d and %d, got %d' % (name, low, high, params[name]))
+    try:
+        return Connection(params)
+    except (OptionError, CredentialError) as error:
+        raise ControllerError(str(error))
+
+
+def sessions_of_instances(options, instance_ids, criteria=None):
+    """The sessions of ``instance_ids`` in the regions of ``options``, newest first, each once."""
+    connection = connect(options)
+    if not instance_ids:
+        return []
+    if not sdk.HAS_ALIBABA_SDK:
+        raise ControllerError('the Python package %s is required to call Alibaba Cloud; install it on the controller '
+                              'or pass the registered result of alicloud.ecs.ecs_terminal_session_info as data' % sdk.SDK_REQUIREMENT)
+    plan = query_plan(connection.region_ids, sorted(set(instance_ids)), None, connection.params['max_results'])
+    try:
+        with sdk_debug_set_aside():
+            return list_sessions(connection, plan, criteria, concurrency=connection.params['concurrency']).sessions
+    except ListingFailure as failure:
+        action = 'Failed to list terminal sessions (%s)' % failure.key.label()
+        error = failure.error
+        message = describe(error, action) if isinstance(error, AlicloudError) else '%s: %s' % (action, error)
+        raise ControllerError(scrub(message, connection.secrets()))

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ecs_endpoint.data import make_sessions
+from ecs_endpoint.server import EcsEndpoint
+
+from ansible_collections.alicloud.ecs.plugins.module_utils.controller import (
+    ControllerError, option_names, sdk_debug_set_aside, sessions_of_instances)
+
+KEY_ID, SECRET = 'LTAIunitkey0000000000001', 'unit-secret-value-do-not-leak'
+
+
+@pytest.fixture(scope='module')
+def endpoint():
+    regions = {'cn-hangzhou': make_sessions('cn-hangzhou', 120, seed=3)}
+    with EcsEndpoint(regions, credentials={KEY_ID: {'secret': SECRET, 'security_token': None}}) as server:
+        server.seed_data = regions
+        yield server
+
+
+def options(endpoint, **extra):
+    found = dict(region_id='cn-hangzhou', endpoint=endpoint.endpoint, protocol='http', access_key_id=KEY_ID,
+                 access_key_secret=SECRET, retry_delay=0.01, retry_max_delay=0.02)
+    found.update(extra)
+    return found
+
+
+def reached(raw, instance_id):
+    conns = (raw.get('Connections') or {}).get('Connection', [])
+    return instance_id in raw.get('_targets', ()) or any(c['InstanceId'] == instance_id for c in conns)
+
+
+def test_lists_the_sessions_of_the_instances_through_the_module_code(endpoint):
+    raw = endpoint.seed_data['cn-hangzhou']
+    instances = sorted({t for s in raw for t in s['_targets']})[:2]
+    sessions = sessions_of_instances(options(endpoint, max_results=7), instances)
+    expected = {s['SessionId'] for s in raw if any(reached(s, i) for i in instances)}
+    assert {s['session_id'] for s in sessions} == expected
+    assert len(sessions) == len(expected)
+
+
+def test_no_instance_means_no_call(endpoint):
+    endpoint.reset_stats()
+    assert sessions_of_instances(options(endpoint), []) == []
+    assert endpoint.stats()['calls'] == 0
+
+
+@pytest.mark.parametrize('extra, text', [
+    ({'max_results': 0}, 'max_results must be between 1 and 100'),
+    ({'retries': 'many'}, 'retries'),
+    ({'region_id': 'Hangzhou'}, 'region_id'),
+    ({'access_key_secret': None}, 'access_key_secret is missing'),
+])
+def test_bad_options_are_named_before_any_call(endpoint, extra, text):
+    endpoint.reset_stats()
+    with pytest.raises(ControllerError, match=text):
+        sessions_of_instances(options(endpoint, **extra), ['i-1'])
+    assert endpoint.stats()['calls'] == 0
+
+
+def test_service_errors_carry_the_module_message_and_no_secret(endpoint):
+    with pytest.raises(ControllerError) as raised:
+        sessions_of_instances(options(endpoint, access_key_secret='wrong-' + SECRET), ['i-1'])
+    message = str(raised.value)
+    assert 'SignatureDoesNotMatch' in message and 'request ID' in message
+    assert SECRET not in message
+
+
+def test_debug_sdk_is_set_aside_and_restored():
+    environ = {'DEBUG': 'sdk'}
+    with sdk_debug_set_aside(environ):
+        assert 'DEBUG' not in environ
+    assert environ == {'DEBUG': 'sdk'}
+    with sdk_debug_set_aside(os.environ):
+        pass
+
+
+def test_option_names_include_aliases():
+    assert {'region', 'alicloud_region', 'secret_key', 'endpoint', 'concurrency'} <= option_names()
