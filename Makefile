@@ -12,11 +12,12 @@ TEST_ENV := env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL
 	PYTHONPATH=$(CURDIR)/tests/guard:$(COLLECTIONS):$(CURDIR)/tests \
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ALICLOUD_ECS_PYTHON=$(VPY) PATH=$(VENV)/bin:$$PATH
 
-.PHONY: help setup demo test sanity units integration docs-check build clean
+.PHONY: help setup demo test sanity units integration docs-check bench build clean
 
 help:
 	@echo "make demo   - start the local ECS endpoint and run the example playbook against it"
 	@echo "make test   - sanity, unit and integration tests"
+	@echo "make bench  - benchmarks that print figures (the enrichment join at 10,000 hosts x 100,000 sessions)"
 	@echo "make build  - build the collection tarball"
 
 $(VENV)/.ready: requirements.txt tests/requirements.txt
@@ -46,6 +47,9 @@ integration: setup
 
 docs-check: setup
 	$(TEST_ENV) $(VPY) tests/tools/check_docs.py
+
+bench: setup
+	cd $(BUILD) && $(TEST_ENV) $(VPY) $(CURDIR)/tests/bench/bench_enrich.py
 
 build: setup
 	cd $(BUILD) && $(VENV)/bin/ansible-galaxy collection build --force $(CURDIR)

@@ -56,7 +56,7 @@ def is_list(value):
 
 
 def _records(data):
-    """(where, raw record) pairs of ``data``, in the order given; DataError when the shape is wrong."""
+    """(location, raw record) pairs of ``data``, in the order given; DataError when the shape is wrong."""
     if isinstance(data, Mapping):
         if 'sessions' in data:
             return _listed(data['sessions'], 'data.sessions', 'a list of sessions')
@@ -68,14 +68,13 @@ def _records(data):
         raise DataError('data: expected %s; got %s' % (DATA_FORMS, type_name(data)))
     pairs = []
     for index, item in enumerate(data):
-        where = 'data[%d]' % index
         if not isinstance(item, Mapping):
             raise DataError('%s: expected a session or a DescribeTerminalSessions response (a dict); got %s'
-                            % (where, type_name(item)))
+                            % (_where(('data', index)), type_name(item)))
         if 'Sessions' in item:
-            pairs.extend(_response_records(item, where))
+            pairs.extend(_response_records(item, _where(('data', index))))
         else:
-            pairs.append((where, item))
+            pairs.append((('data', index), item))
     return pairs
 
 
@@ -95,7 +94,12 @@ def _listed(items, where, expected):
         return []
     if not is_list(items):
         raise DataError('%s: expected %s; got %s' % (where, expected, type_name(items)))
-    return [('%s[%d]' % (where, index), item) for index, item in enumerate(items)]
+    return [((where, index), item) for index, item in enumerate(items)]
+
+
+def _where(location):
+    """``data[3]`` from ``('data', 3)``: locations are formatted only for an error message."""
+    return '%s[%d]' % location if isinstance(location, tuple) else location
 
 
 def sessions_from_data(data):
@@ -107,13 +111,13 @@ def sessions_from_data(data):
     Raises :class:`DataError`.
     """
     records = []
-    for where, raw in _records(data):
+    for location, raw in _records(data):
         if not isinstance(raw, Mapping):
-            raise DataError('%s: expected a session (a dict); got %s' % (where, type_name(raw)))
+            raise DataError('%s: expected a session (a dict); got %s' % (_where(location), type_name(raw)))
         try:
             records.append(normalize_session(raw, region_id=raw.get('RegionId') or None))
         except TypeError as error:
-            raise DataError('%s: %s' % (where, error))
+            raise DataError('%s: %s' % (_where(location), error))
     return merge_listings([_Batch(records)])
 
 

@@ -122,7 +122,10 @@ def run_plan(plan, fetch_page, criteria=None, max_items=None, start=None, concur
 
 
 def merge_listings(listings):
-    """Every session once, newest first; a session seen by several queries keeps all its instance IDs."""
+    """Every session once, newest first; a session seen by several queries keeps all its instance IDs.
+
+    Records are not changed in place (they may be the caller's): a merged one is a new dict.
+    """
     merged = {}
     for listing in listings:
         for session in listing.items:
@@ -131,7 +134,7 @@ def merge_listings(listings):
             if known is None:
                 merged[identity] = session
             elif set(session['instance_ids']) - set(known['instance_ids']):
-                known['instance_ids'] = sorted(set(known['instance_ids']) | set(session['instance_ids']))
+                merged[identity] = dict(known, instance_ids=sorted(set(known['instance_ids']) | set(session['instance_ids'])))
     return newest_first(merged.values())
 
 

@@ -14,6 +14,7 @@ __metaclass__ = type
 import re
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 ACTIVE_STATUSES = frozenset(('Connecting', 'Connected'))
 
@@ -40,6 +41,7 @@ _CONNECTION_FIELDS = {
 _CAMEL_BOUNDARY = re.compile(r'((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))')
 
 
+@lru_cache(maxsize=4096)
 def snake_case(name):
     """``FailedDetail`` -> ``failed_detail``, ``ClientIP`` -> ``client_ip``; snake names pass unchanged."""
     return _CAMEL_BOUNDARY.sub(r'_\1', name).lower()
@@ -64,13 +66,17 @@ def unwrap_list(value, inner_key):
     return list(value)
 
 
+_EMPTY_VALUES = (None, '', [], {})
+
+
 def _shape(raw, known_fields):
-    shaped = {}
-    for key, value in raw.items():
-        if _is_empty(value):
-            continue
-        shaped[known_fields.get(key) or snake_case(key)] = value
-    return shaped
+    return dict((known_fields.get(key) or snake_case(key), value) for key, value in raw.items() if value not in _EMPTY_VALUES)
+
+
+def _is_normalised(raw):
+    """A record this module already shaped (fed back in from a registered result): nothing to redo."""
+    return 'session_id' in raw and 'region_id' in raw and 'SessionId' not in raw and isinstance(raw.get('connections'), list) \
+        and isinstance(raw.get('instance_ids'), list)
 
 
 def normalize_connection(raw):
@@ -91,6 +97,8 @@ def normalize_session(raw, region_id=None, queried_instance_id=None):
     """
     if not isinstance(raw, Mapping):
         raise TypeError('expected each session to be a dictionary')
+    if _is_normalised(raw) and not queried_instance_id and (not region_id or raw['region_id'] == region_id):
+        return raw
     connections_raw = raw.get('Connections', raw.get('connections'))
     session = _shape(dict((k, v) for k, v in raw.items() if k not in ('Connections', 'connections', 'instance_ids')),
                      _SESSION_FIELDS)
@@ -173,37 +181,44 @@ def empty_summary():
 def summarize(sessions, instance_id=None):
     """Counts and facts over ``sessions`` (newest first) for compliance checks.
 
-    With ``instance_id``, connection-level counts (failed connections, closed reasons)
-    look only at that instance's connections.
+    With ``instance_id``, connection-level counts (active sessions, failed connections, closed
+    reasons) look only at that instance's connections.
     """
     summary = empty_summary()
+    if not sessions:
+        return summary
+    newest = sessions[0]
+    summary.update(session_count=len(sessions), last_session_time=newest.get('creation_time'),
+                   last_session_user=newest.get('username'), last_client_ip=newest.get('client_ip'))
+    active = failed = root = forwarding = 0
+    reasons = {}
     usernames, client_ips, principal_ids = set(), set(), set()
     for session in sessions:
-        summary['session_count'] += 1
-        if summary['last_session_time'] is None:
-            summary['last_session_time'] = session.get('creation_time')
-            summary['last_session_user'] = session.get('username')
-            summary['last_client_ip'] = session.get('client_ip')
-        connections = [conn for conn in session.get('connections', ())
-                       if instance_id is None or conn.get('instance_id') in (None, instance_id)]
-        if any(conn.get('status') in ACTIVE_STATUSES for conn in connections):
-            summary['active_session_count'] += 1
-        for conn in connections:
-            if conn.get('status') == 'Failed':
-                summary['failed_connection_count'] += 1
+        is_open = False
+        for conn in session.get('connections', ()):
+            if instance_id is not None and conn.get('instance_id') not in (None, instance_id):
+                continue
+            status = conn.get('status')
+            if status in ACTIVE_STATUSES:
+                is_open = True
+            elif status == 'Failed':
+                failed += 1
             reason = conn.get('closed_reason')
             if reason:
-                summary['closed_reasons'][reason] = summary['closed_reasons'].get(reason, 0) + 1
-        if session.get('username') == 'root':
-            summary['root_session_count'] += 1
-        if is_port_forwarding(session):
-            summary['port_forwarding_session_count'] += 1
-        for bucket, field in ((usernames, 'username'), (client_ips, 'client_ip'), (principal_ids, 'principal_id')):
-            if session.get(field):
-                bucket.add(session[field])
-    summary['usernames'] = sorted(usernames)
-    summary['client_ips'] = sorted(client_ips)
-    summary['principal_ids'] = sorted(principal_ids)
+                reasons[reason] = reasons.get(reason, 0) + 1
+        active += is_open
+        username = session.get('username')
+        if username:
+            usernames.add(username)
+            root += username == 'root'
+        if session.get('client_ip'):
+            client_ips.add(session['client_ip'])
+        if session.get('principal_id'):
+            principal_ids.add(session['principal_id'])
+        forwarding += is_port_forwarding(session)
+    summary.update(active_session_count=active, failed_connection_count=failed, root_session_count=root,
+                   port_forwarding_session_count=forwarding, closed_reasons=reasons, usernames=sorted(usernames),
+                   client_ips=sorted(client_ips), principal_ids=sorted(principal_ids))
     return summary
 
 
