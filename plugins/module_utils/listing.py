@@ -48,12 +48,22 @@ class ListingFailure(Exception):
 
 
 class ListingResult:
-    """Every session of a plan once, newest first, with the listings behind them and the calls made."""
+    """Every session of a plan once, newest first, with the listings behind them and the calls made.
 
-    def __init__(self, sessions, listings, api_calls):
+    ``failures`` lists the :class:`ListingFailure` of each failed query (only when the plan was
+    run with ``keep_going``); ``failed_regions`` the regions they belong to, whose sessions are
+    all left out so no region is presented incomplete.
+    """
+
+    def __init__(self, sessions, listings, api_calls, failures=()):
         self.sessions = sessions
         self.listings = listings
         self.api_calls = api_calls
+        self.failures = list(failures)
+
+    @property
+    def failed_regions(self):
+        return sorted(set(failure.key.region_id for failure in self.failures))
 
     @property
     def request_ids(self):
@@ -98,10 +108,12 @@ def run_listing(key, fetch_page, criteria=None, max_items=None, start=None):
     return paginate(key, fetch_page, accept, max_items=max_items, start=start)
 
 
-def run_plan(plan, fetch_page, criteria=None, max_items=None, start=None, concurrency=8):
-    """Run every query of ``plan``, at most ``concurrency`` at once; the listings in plan order.
+def run_plan(plan, fetch_page, criteria=None, max_items=None, start=None, concurrency=8, keep_going=False):
+    """Run every query of ``plan``, at most ``concurrency`` at once.
 
-    The first failure stops the queries not yet started and is raised as :class:`ListingFailure`.
+    Returns the listings in plan order and the failures. By default the first failure stops the
+    queries not yet started and is raised as :class:`ListingFailure`; with ``keep_going`` every
+    query runs and each failure is returned instead.
     """
     def run(key):
         try:
@@ -109,16 +121,19 @@ def run_plan(plan, fetch_page, criteria=None, max_items=None, start=None, concur
         except Exception as error:  # pylint: disable=broad-except
             raise ListingFailure(key, error)
 
-    if len(plan) == 1:
-        return [run(plan[0])]
+    listings, failures = [], []
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(plan)))) as pool:
         futures = [pool.submit(run, key) for key in plan]
-        try:
-            return [future.result() for future in futures]
-        except ListingFailure:
-            for future in futures:
-                future.cancel()
-            raise
+        for future in futures:
+            try:
+                listings.append(future.result())
+            except ListingFailure as failure:
+                if not keep_going:
+                    for pending in futures:
+                        pending.cancel()
+                    raise
+                failures.append(failure)
+    return listings, failures
 
 
 def merge_listings(listings):
@@ -138,17 +153,20 @@ def merge_listings(listings):
     return newest_first(merged.values())
 
 
-def list_sessions(connection, plan, criteria=None, max_items=None, start=None, concurrency=8):
+def list_sessions(connection, plan, criteria=None, max_items=None, start=None, concurrency=8, keep_going=False):
     """Run ``plan`` through ``connection`` (a :class:`Connection`) and merge the result.
 
     The one listing path of the collection: modules and controller-side plugins both call it.
-    Raises :class:`ListingFailure` with ``api_calls`` set.
+    Raises :class:`ListingFailure` with ``api_calls`` set, unless ``keep_going``: then the
+    regions with a failed query are left out of the result and named in its ``failures``.
     """
     counter = CallCounter()
     fetch_page = page_fetcher(lambda region: connection.client_for(region, concurrency), connection.retry_policy(), counter)
     try:
-        listings = run_plan(plan, fetch_page, criteria, max_items, start, concurrency)
+        listings, failures = run_plan(plan, fetch_page, criteria, max_items, start, concurrency, keep_going)
     except ListingFailure as failure:
         failure.api_calls = counter.count
         raise
-    return ListingResult(merge_listings(listings), listings, counter.count)
+    failed = set(failure.key.region_id for failure in failures)
+    complete = [listing for listing in listings if listing.key.region_id not in failed]
+    return ListingResult(merge_listings(complete), complete, counter.count, failures)

@@ -60,14 +60,20 @@ class AlicloudModule:
             self.fail_json(msg=missing_required_lib(sdk.SDK_REQUIREMENT))
         sdk.neutralise_sdk_debug()
 
+    def describe_failure(self, error, action=None):
+        """``msg`` plus the API error code, HTTP status and request ID of ``error``, with no secret."""
+        if isinstance(error, AlicloudError):
+            report = error.details()
+            message = describe(error, action)
+        else:
+            report = {}
+            message = '%s: %s: %s' % (action or 'Unexpected failure', type(error).__name__, error)
+        report['msg'] = scrub(message, self.connection.secrets() if self.connection else [])
+        return report
+
     def fail_json_alicloud(self, error, action=None, **result):
         """Fail with one clear message, the API error code, HTTP status and request ID, and a scrubbed traceback."""
+        result.update(self.describe_failure(error, action))
         secrets = self.connection.secrets() if self.connection else []
-        if isinstance(error, AlicloudError):
-            message = describe(error, action)
-            result.update(error.details())
-        else:
-            message = '%s: %s: %s' % (action or 'Unexpected failure', type(error).__name__, error)
-        result['msg'] = scrub(message, secrets)
         result['exception'] = scrub(''.join(traceback.format_exception(type(error), error, error.__traceback__)), secrets)
         self.fail_json(**result)

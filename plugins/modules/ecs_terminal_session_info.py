@@ -117,6 +117,16 @@ options:
         other results are not affected.
       - For example C([?username=='root'].session_id) or C(length([?contains(instance_ids, 'i-abc')])).
     type: str
+  on_region_error:
+    description:
+      - What to do when a region cannot be listed completely (after O(retries)).
+      - V(fail) fails the task, naming the region and the error.
+      - V(continue) lets a fleet-wide audit finish - the regions that failed are left out of every result
+        (so none is presented incomplete), named in RV(failed_regions) with their error, and a warning is
+        shown for each.
+    type: str
+    default: fail
+    choices: [fail, continue]
   concurrency:
     description:
       - How many queries (regions x instance IDs x session IDs) run at once, 1 to 32.
@@ -367,6 +377,34 @@ query_result:
   returned: when O(query) is given
   type: raw
   sample: [s-hz023od0x9a1b2c3]
+failed_regions:
+  description:
+    - The regions that could not be listed, with O(on_region_error=continue); their sessions are left out of
+      every other result. Empty when every region was listed.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    region_id:
+      description: The region.
+      type: str
+      sample: cn-beijing
+    msg:
+      description: What failed, as the task would have reported it.
+      type: str
+      sample: "Failed to list terminal sessions (region cn-beijing): The service refused the request: ..."
+    error_code:
+      description: The API error code, when the service gave one.
+      type: str
+      sample: ServiceUnavailable
+    http_status:
+      description: The HTTP status, when there was an answer.
+      type: int
+      sample: 503
+    request_id:
+      description: The request ID of the failed call, when the service gave one.
+      type: str
+      sample: 473469C7-AA6F-4DC5-B3DB-A3DC0DE3C83E
 request_ids:
   description: Request IDs of the pages read, for support cases.
   returned: success
@@ -401,6 +439,7 @@ def argument_spec():
         next_token=dict(type='str', no_log=False),
         filters=dict(type='dict', options=filter_options),
         query=dict(type='str'),
+        on_region_error=dict(type='str', default='fail', choices=['fail', 'continue']),
         concurrency=dict(type='int', default=8),
     )
 
@@ -453,16 +492,29 @@ def validate(module):
     return plan, instance_ids, criteria, start, compiled_query
 
 
+def failure_action(failure):
+    return 'Failed to list terminal sessions (%s)' % failure.key.label()
+
+
 def main():
     module = AlicloudModule(argument_spec=argument_spec(), supports_check_mode=True)
     plan, instance_ids, criteria, start, compiled_query = validate(module)
     module.require_sdk()
 
+    keep_going = module.params['on_region_error'] == 'continue'
     try:
-        listed = list_sessions(module.connection, plan, criteria, module.params['max_items'], start, module.params['concurrency'])
+        listed = list_sessions(module.connection, plan, criteria, module.params['max_items'], start,
+                               module.params['concurrency'], keep_going)
     except ListingFailure as failure:
-        module.fail_json_alicloud(failure.error, 'Failed to list terminal sessions (%s)' % failure.key.label(),
-                                  api_calls=failure.api_calls, region_id=failure.key.region_id)
+        module.fail_json_alicloud(failure.error, failure_action(failure), api_calls=failure.api_calls,
+                                  region_id=failure.key.region_id)
+    failed_regions = []
+    for failure in listed.failures:
+        if failure.key.region_id not in [entry['region_id'] for entry in failed_regions]:
+            report = module.describe_failure(failure.error, failure_action(failure))
+            report['region_id'] = failure.key.region_id
+            failed_regions.append(report)
+            module.warn('Region %s left out of the result: %s' % (failure.key.region_id, report['msg']))
 
     sessions = listed.sessions
     result = dict(
@@ -470,6 +522,7 @@ def main():
         sessions=sessions,
         sessions_by_instance=session_ids_by_instance(sessions, instance_ids or None),
         summary_by_instance=summary_by_instance(sessions, instance_ids or None),
+        failed_regions=failed_regions,
         request_ids=listed.request_ids,
         api_calls=listed.api_calls,
     )

@@ -229,3 +229,18 @@ def test_validate_certs_false_works_and_warns(runner, endpoint_factory):
     assert not run.result.get('failed'), run.result
     assert len(run.result['sessions']) == 4
     assert any('validate_certs is false' in warning for warning in run.result['warnings'])
+
+
+def test_one_failing_region_fails_the_task_or_is_reported(runner, endpoint_factory):
+    endpoint = endpoint_factory({'cn-hangzhou': 30, 'cn-shanghai': 20})
+    regions = ['cn-hangzhou', 'cn-shanghai', 'cn-atlantis']
+    result = runner.run_module(connection(endpoint, region_id=regions)).result
+    assert result['failed'] and result['region_id'] == 'cn-atlantis' and 'region cn-atlantis' in result['msg']
+
+    run = runner.run_module(connection(endpoint, region_id=regions, on_region_error='continue'))
+    result = run.result
+    assert not result.get('failed'), result
+    assert sorted(session_keys(result)) == sorted(truth(endpoint, 'cn-hangzhou') + truth(endpoint, 'cn-shanghai'))
+    assert [entry['region_id'] for entry in result['failed_regions']] == ['cn-atlantis']
+    assert result['failed_regions'][0]['error_code'] == 'InvalidRegionId.NotFound'
+    assert any('cn-atlantis' in warning for warning in result['warnings'])
