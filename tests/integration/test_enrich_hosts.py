@@ -30,8 +30,12 @@ PLAYBOOK = '''\
 
 
 def run_play(runner, tmp_path, endpoint, hosts, secret=ACCESS_KEY_SECRET, users=('root', 'admin')):
-    inventory = {'all': {'hosts': dict((name, {'ansible_connection': 'local', 'instance_id': instance_id} if instance_id
-                                              else {'ansible_connection': 'local'}) for name, instance_id in hosts.items())}}
+    host_vars = {}
+    for name, instance_id in hosts.items():
+        host_vars[name] = {'ansible_connection': 'local'}
+        if instance_id:
+            host_vars[name]['instance_id'] = instance_id
+    inventory = {'all': {'hosts': host_vars}}
     (tmp_path / 'inventory.json').write_text(json.dumps(inventory))
     (tmp_path / 'play.yml').write_text(PLAYBOOK)
     result_file = tmp_path / 'report.json'
