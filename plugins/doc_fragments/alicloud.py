@@ -17,6 +17,8 @@ options:
       - Alibaba Cloud AccessKey ID.
       - When not given, the first set of E(ALIBABA_CLOUD_ACCESS_KEY_ID), E(ALICLOUD_ACCESS_KEY) and
         E(ALICLOUD_ACCESS_KEY_ID) is used.
+      - An ID with white space or characters other than letters, digits, C(.), C(-) and C(_) (a newline read from a
+        file, a list given for a string) is refused before any call.
       - Credentials are looked up in this order - options of the task, then environment variables,
         then the SDK's default credential chain (CLI profile in C(~/.aliyun/config.json), the
         credentials file C(~/.alibabacloud/credentials.ini), an ECS instance RAM role, OIDC).
@@ -54,16 +56,18 @@ options:
   ram_role_arn:
     description:
       - ARN of a RAM role to assume with the credentials found otherwise, for example
-        C(acs:ram::123456789012:role/audit-reader).
+        C(acs:ram::123456789012:role/audit-reader). A value of another form is refused before any call.
     type: str
     aliases: [assume_role_arn]
   role_session_name:
     description:
-      - Session name used when assuming O(ram_role_arn); appears in ActionTrail.
+      - Session name used when assuming O(ram_role_arn); appears in ActionTrail. 2 to 64 letters, digits and
+        C(.) C(@) C(-) C(_); only with O(ram_role_arn).
     type: str
   role_session_expiration:
     description:
-      - Lifetime in seconds of the credentials obtained by assuming O(ram_role_arn), 900 to 43200.
+      - Lifetime in seconds of the credentials obtained by assuming O(ram_role_arn), 900 to 43200; only with
+        O(ram_role_arn).
     type: int
   ecs_ram_role:
     description:
@@ -98,6 +102,7 @@ options:
     description:
       - V(https), or V(http) only when asked. Over http, signatures, STS tokens and session records
         travel in clear text, and a warning says so.
+      - The module never falls back from https to http; an endpoint that does not speak TLS fails the task.
     type: str
     default: https
     choices: [https, http]
@@ -113,12 +118,12 @@ options:
     type: path
   http_proxy:
     description:
-      - Proxy URL for http requests, for example C(http://proxy.example.com:3128). The SDK also reads
-        E(HTTP_PROXY) itself, and never honours E(NO_PROXY).
+      - Proxy URL for http requests, for example C(http://proxy.example.com:3128); the scheme must be C(http)
+        or C(https). The SDK also reads E(HTTP_PROXY) itself, and never honours E(NO_PROXY).
     type: str
   https_proxy:
     description:
-      - Proxy URL for https requests. The SDK also reads E(HTTPS_PROXY) itself.
+      - Proxy URL for https requests, in the same form as O(http_proxy). The SDK also reads E(HTTPS_PROXY) itself.
     type: str
   connect_timeout:
     description:
@@ -134,7 +139,11 @@ options:
     description:
       - How many times one API call is retried after throttling (C(Throttling), C(Throttling.User),
         C(Throttling.Api), HTTP 429), a server error (HTTP 5xx, C(ServiceUnavailable), C(InternalError)),
-        a broken connection or a timeout. Other errors are not retried.
+        a broken or refused connection, a timeout, or a body that is not JSON (the HTML error page of a proxy,
+        an answer cut short). Other errors are not retried.
+      - When the retries run out, the task fails with the last error, the number of attempts and, when there was
+        an answer, its HTTP status (and the start of a body that is not JSON, at most 300 characters); a listing
+        never returns part of its records.
       - Each page of a listing is retried on its own, so a throttled page never restarts the listing.
       - Waits grow exponentially from O(retry_delay) up to O(retry_max_delay), with random jitter, and
         honour the service's C(x-acs-retry-after). With the defaults the waits add up to more than a
@@ -156,6 +165,11 @@ options:
     type: float
     default: 20
 notes:
+  - Every option is checked before any call - a wrong type, a value out of range or a contradictory
+    combination fails the task with a message that names the option.
+  - Errors users can fix themselves come with a hint naming what to check - a wrong access key secret
+    (C(SignatureDoesNotMatch)) or ID (C(InvalidAccessKeyId.NotFound)), an expired STS token, or this host's clock
+    (NTP) when the service refuses the request time (C(InvalidTimeStamp.Expired)).
   - Credentials are looked up in this order - task options, environment variables, the SDK's default
     credential chain. Set them once for a play with C(module_defaults) and the action group
     C(group/alicloud.ecs.alicloud).

@@ -12,13 +12,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import threading
 
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.alicloud.ecs.plugins.module_utils import credentials as creds
 from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
-from ansible_collections.alicloud.ecs.plugins.module_utils.endpoints import ENDPOINT_TYPES, endpoint_for, endpoint_problem, is_region_id
+from ansible_collections.alicloud.ecs.plugins.module_utils.endpoints import (
+    ENDPOINT_TYPES, endpoint_for, endpoint_problem, is_region_id, proxy_problem)
 from ansible_collections.alicloud.ecs.plugins.module_utils.retries import (
     DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY, DEFAULT_RETRIES, RetryPolicy)
 
@@ -60,7 +62,7 @@ def _check_range(params, name, low=None, high=None):
     value = params.get(name)
     if value is None:
         return
-    if (low is not None and value < low) or (high is not None and value > high):
+    if not ((low is None or value >= low) and (high is None or value <= high)):  # also refuses NaN
         if high is None:
             raise OptionError('%s must be at least %s, got %s' % (name, low, value))
         raise OptionError('%s must be between %s and %s, got %s' % (name, low, high, value))
@@ -87,9 +89,30 @@ def validate_connection(params):
     _check_range(params, 'retry_delay', 0, 60)
     _check_range(params, 'retry_max_delay', 0, 600)
     _check_range(params, 'role_session_expiration', 900, 43200)
-    if params.get('ca_bundle') and not os.access(params['ca_bundle'], os.R_OK):
-        raise OptionError('ca_bundle: cannot read %s' % params['ca_bundle'])
+    for name in ('ca_bundle', 'shared_credentials_file'):
+        if params.get(name) and not os.access(params[name], os.R_OK):
+            raise OptionError('%s: cannot read %s' % (name, params[name]))
+    for name in ('http_proxy', 'https_proxy'):
+        if params.get(name) and proxy_problem(params[name]):
+            raise OptionError('%s: %s' % (name, proxy_problem(params[name])))
+    _check_role(params)
     return regions
+
+
+_ROLE_ARN_RE = re.compile(r'^acs:ram::[0-9]+:role/\S+$')
+_ROLE_SESSION_NAME_RE = re.compile(r'^[A-Za-z0-9.@_-]{2,64}$')
+
+
+def _check_role(params):
+    arn = params.get('ram_role_arn')
+    if arn and not _ROLE_ARN_RE.match(arn):
+        raise OptionError('ram_role_arn: %r is not the ARN of a RAM role (acs:ram::<account ID>:role/<role name>)' % arn)
+    for name in ('role_session_name', 'role_session_expiration'):
+        if params.get(name) is not None and not arn:
+            raise OptionError('%s is only used with ram_role_arn, which is not set' % name)
+    name = params.get('role_session_name')
+    if name is not None and not _ROLE_SESSION_NAME_RE.match(name):
+        raise OptionError('role_session_name: %r is not a session name (2 to 64 letters, digits and . @ - _)' % name)
 
 
 class Connection:

@@ -12,12 +12,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 ENV_ACCESS_KEY_ID = ('ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALICLOUD_ACCESS_KEY', 'ALICLOUD_ACCESS_KEY_ID')
 ENV_ACCESS_KEY_SECRET = ('ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'ALICLOUD_SECRET_KEY', 'ALICLOUD_SECRET_ACCESS_KEY')
 ENV_SECURITY_TOKEN = ('ALIBABA_CLOUD_SECURITY_TOKEN', 'ALICLOUD_SECURITY_TOKEN')
 ENV_PROFILE = ('ALIBABA_CLOUD_PROFILE', 'ALICLOUD_PROFILE')
 ENV_SHARED_CREDENTIALS_FILE = ('ALICLOUD_SHARED_CREDENTIALS_FILE',)
 ENV_REGION = ('ALIBABA_CLOUD_REGION_ID', 'ALICLOUD_REGION', 'ALICLOUD_REGION_ID')
+_ACCESS_KEY_ID_RE = re.compile(r'^[A-Za-z0-9._-]+$')
 
 
 class CredentialError(ValueError):
@@ -76,6 +79,9 @@ def resolve(params, environ):
         key_id, secret = first_env(environ, ENV_ACCESS_KEY_ID), first_env(environ, ENV_ACCESS_KEY_SECRET)
         token = first_env(environ, ENV_SECURITY_TOKEN) if key_id and secret else None
 
+    if key_id and not _ACCESS_KEY_ID_RE.match(key_id):
+        raise CredentialError('access_key_id: an access key ID is made of letters and digits (for example LTAI5t...); this one '
+                              'has white space or other characters - a newline from a file, or a list given for a string?')
     if bool(key_id) != bool(secret):
         missing = 'access_key_secret' if key_id else 'access_key_id'
         raise CredentialError('%s is missing: give access_key_id and access_key_secret together (as options or '

@@ -30,6 +30,13 @@ CRITERIA = {
 }
 
 
+# The values the service documents for these fields; anything else is a typo that would match nothing.
+KNOWN_VALUES = {
+    'status': ('Connecting', 'Connected', 'Disconnected', 'Terminating', 'Terminated', 'Failed'),
+    'identity_type': ('Account', 'RAMUser', 'AssumedRoleUser'),
+}
+
+
 class CriteriaError(ValueError):
     """A criterion that cannot be used; the message names it."""
 
@@ -50,11 +57,13 @@ def parse_iso_time(text):
 def parse_time(value, name, now=None):
     """An aware UTC datetime from ISO 8601 text or a relative age such as ``24h`` or ``7d`` before ``now``."""
     match = _AGE_RE.match(str(value))
-    if match:
-        seconds = int(match.group(1)) * _AGE_UNITS[match.group(2)]
-        return (now or utc_now()) - datetime.timedelta(seconds=seconds)
     try:
+        if match:
+            seconds = int(match.group(1)) * _AGE_UNITS[match.group(2)]
+            return (now or utc_now()) - datetime.timedelta(seconds=seconds)
         return parse_iso_time(value)
+    except OverflowError:
+        raise CriteriaError('%s: %r is further in the past than a date can be' % (name, value))
     except ValueError:
         raise CriteriaError('%s: %r is neither an ISO 8601 time (2024-01-19T09:15:46Z) nor an age such as 24h or 7d'
                             % (name, value))
@@ -100,6 +109,11 @@ class Criteria:
             raise CriteriaError('%s: unknown criteria %s; known criteria are %s'
                                 % (prefix, ', '.join(unknown), ', '.join(sorted(CRITERIA))))
         self.tests = []
+        for name, known in KNOWN_VALUES.items():
+            unknown = sorted(_folded(_as_list(criteria.get(name, ()))) - _folded(known))
+            if unknown:
+                raise CriteriaError('%s.%s: unknown value%s %s; known values are %s (any case)'
+                                    % (prefix, name, 's' if len(unknown) > 1 else '', ', '.join(unknown), ', '.join(known)))
         for name in ('username', 'principal_id', 'identity_type'):
             if name in criteria:
                 wanted = _folded(_as_list(criteria[name]))
@@ -116,10 +130,14 @@ class Criteria:
         if 'port_forwarding' in criteria:
             forwarding = bool(criteria['port_forwarding'])
             self.tests.append(lambda s: is_port_forwarding(s) == forwarding)
+        bounds = {}
         for name, after in (('created_after', True), ('created_before', False)):
             if name in criteria:
-                bound = parse_time(criteria[name], '%s.%s' % (prefix, name), now)
-                self.tests.append(_time_test(bound, after))
+                bounds[name] = parse_time(criteria[name], '%s.%s' % (prefix, name), now)
+                self.tests.append(_time_test(bounds[name], after))
+        if len(bounds) == 2 and bounds['created_after'] >= bounds['created_before']:
+            raise CriteriaError('%s.created_after (%s) is not before %s.created_before (%s): no session can match'
+                                % (prefix, criteria['created_after'], prefix, criteria['created_before']))
 
     def __bool__(self):
         return bool(self.tests)

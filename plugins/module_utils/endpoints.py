@@ -43,3 +43,14 @@ def endpoint_for(region_id, endpoint_type='public', override=None):
     if override:
         return override
     return _HOST_PATTERNS[endpoint_type].format(region=region_id)
+
+
+def proxy_problem(proxy):
+    """Why ``proxy`` is not a usable proxy URL (http[s]://[user:password@]host[:port]), or None; never quotes it."""
+    scheme, _sep, rest = proxy.rpartition('://')
+    if scheme.lower() not in ('', 'http', 'https'):
+        return 'the scheme must be http or https, for example http://proxy.example.com:3128'
+    host = rest.split('/', 1)[0].rsplit('@', 1)[-1]
+    if not host or endpoint_problem(host):
+        return 'expected a proxy URL such as http://proxy.example.com:3128'
+    return None

@@ -16,8 +16,9 @@ import threading
 
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, excerpt
 from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import ListingKey, paginate
-from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import newest_first, normalize_session
+from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import newest_first, normalize_session, unwrap_list
 
 ACTION = 'DescribeTerminalSessions'
 
@@ -85,11 +86,54 @@ def page_fetcher(client_for, policy, counter):
                  'SessionId': key.session_id, 'NextToken': token}
         client = client_for(key.region_id)
         body = policy.call(lambda: client.call(ACTION, query), on_attempt=counter.increment)
-        sessions = body.get('Sessions')
-        if isinstance(sessions, dict):
-            sessions = sessions.get('Session')
-        return {'records': sessions or [], 'next_token': body.get('NextToken'), 'request_id': body.get('RequestId')}
+        try:
+            records = unwrap_list(body.get('Sessions') or None, 'Session')
+        except TypeError as error:
+            raise malformed('Sessions: %s' % error, body)
+        next_token = body.get('NextToken')
+        if next_token is not None and not isinstance(next_token, str):
+            raise malformed('NextToken is a %s, not a string' % type(next_token).__name__, body)
+        return {'records': records, 'next_token': next_token, 'request_id': body.get('RequestId')}
     return fetch_page
+
+
+def malformed(detail, body=None):
+    """The error for an answer that is JSON but not the shape of a DescribeTerminalSessions page."""
+    request_id = body.get('RequestId') if isinstance(body, dict) else None
+    return AlicloudError('The service answered with a page this module cannot read: %s' % excerpt(detail),
+                         code='MalformedResponse', request_id=request_id if isinstance(request_id, str) else None)
+
+
+_TEXT_FIELDS = ('session_id', 'creation_time', 'username', 'client_ip', 'principal_id', 'identity_type', 'target_server')
+_CONNECTION_TEXT_FIELDS = ('instance_id', 'status', 'start_time', 'end_time', 'closed_reason', 'failed_detail')
+
+
+def _as_text(record, name, what):
+    """Numbers become text; anything else that is not text cannot be a field the service documents as a string."""
+    value = record[name]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        record[name] = str(value)
+    elif not isinstance(value, str):
+        raise TypeError('%s of %s is a %s, not a string' % (name, what, type(value).__name__))
+
+
+def checked_session(raw, region_id, queried_instance_id=None):
+    """:func:`normalize_session` for a record straight from the service; TypeError when it cannot be one."""
+    session = normalize_session(raw, region_id, queried_instance_id)
+    if not isinstance(session.get('session_id'), str) or not session['session_id']:
+        raise TypeError('a session record without a SessionId')
+    for name in _TEXT_FIELDS:
+        if name in session:
+            _as_text(session, name, 'session %s' % session['session_id'])
+    if not all(isinstance(instance_id, str) for instance_id in session['instance_ids']):
+        raise TypeError('an instance ID of session %s is not a string' % session['session_id'])
+    for connection in session['connections']:
+        if not isinstance(connection, dict):
+            raise TypeError('a connection of session %s is not a dictionary' % session['session_id'])
+        for name in _CONNECTION_TEXT_FIELDS:
+            if name in connection:
+                _as_text(connection, name, 'a connection of session %s' % session['session_id'])
+    return session
 
 
 def run_listing(key, fetch_page, criteria=None, max_items=None, start=None):
@@ -97,7 +141,10 @@ def run_listing(key, fetch_page, criteria=None, max_items=None, start=None):
     seen = set()
 
     def accept(raw):
-        session = normalize_session(raw, key.region_id, key.instance_id)
+        try:
+            session = checked_session(raw, key.region_id, key.instance_id)
+        except TypeError as error:
+            raise malformed(str(error))
         if session['session_id'] in seen:
             return None
         seen.add(session['session_id'])

@@ -9,12 +9,40 @@ __metaclass__ = type
 
 import traceback
 
+from collections.abc import Mapping
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.validation import check_type_dict
 
 from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
 from ansible_collections.alicloud.ecs.plugins.module_utils.connection import Connection, OptionError, connection_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import CredentialError
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, describe, scrub
+
+
+class _Module(AnsibleModule):
+    """AnsibleModule, except that an option with suboptions given something other than a dict is checked without them.
+
+    ansible-core reports such a value without naming the option ("dictionary requested, could not parse JSON or
+    key=value") or fails with a traceback (an integer or a boolean); checked as a plain dict option, the value gets
+    the usual message that names the option.
+    """
+
+    def _load_params(self):
+        super(_Module, self)._load_params()
+        for name, spec in list(self.argument_spec.items()):
+            given = [self.params[alias] for alias in [name] + list(spec.get('aliases') or ()) if alias in self.params]
+            if spec.get('options') and spec.get('type') == 'dict' and any(not _dict_like(value) for value in given):
+                self.argument_spec[name] = dict((key, value) for key, value in spec.items() if key != 'options')
+
+
+def _dict_like(value):
+    if value is None or isinstance(value, Mapping):
+        return True
+    try:
+        return isinstance(value, str) and isinstance(check_type_dict(value), Mapping)
+    except TypeError:
+        return False
 
 
 class AlicloudModule:
@@ -28,7 +56,7 @@ class AlicloudModule:
     def __init__(self, argument_spec=None, **kwargs):
         spec = connection_argument_spec()
         spec.update(argument_spec or {})
-        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        self.module = _Module(argument_spec=spec, **kwargs)
         self.params = self.module.params
         self.check_mode = self.module.check_mode
         self.connection = None

@@ -85,7 +85,9 @@ def decode_resume_token(token, key):
         point = ResumePoint(payload['t'] or None, int(payload['o']))
         page_size = int(payload['m'])
         asked = (payload['r'], payload['i'] or None, payload['s'] or None)
-    except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError):
+        if not isinstance(point.service_token, (str, type(None))):
+            raise TypeError('the service token is not a string')
+    except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError, OverflowError):
         raise ValueError('it is damaged (pass back the next_token of an earlier run unchanged)')
     if asked != (key.region_id, key.instance_id, key.session_id):
         raise ValueError('it belongs to another query (region %s, instance %s, session %s)' % (

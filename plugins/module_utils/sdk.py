@@ -202,6 +202,10 @@ def _from_service_error(error):
 
 def _from_network_error(error, endpoint):
     text = getattr(error, 'message', None) or str(error)
+    if 'WRONG_VERSION_NUMBER' in text:
+        return AlicloudError('The TLS handshake with %s failed: the endpoint does not seem to speak https (a plain http '
+                             'endpoint? then set protocol to http, knowing it sends everything in clear text). Detail: %s'
+                             % (endpoint, excerpt(text)), code='TLSHandshakeFailed')
     if 'CERTIFICATE_VERIFY_FAILED' in text or 'SSLError' in text or 'certificate' in text.lower():
         return AlicloudError('TLS certificate verification failed for %s: give the CA file in ca_bundle, or (only '
                              'for a test endpoint) set validate_certs to false. Detail: %s' % (endpoint, excerpt(text)),

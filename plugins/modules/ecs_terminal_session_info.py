@@ -40,12 +40,13 @@ options:
     description:
       - Only sessions that reached these instances. One ID or a list; each ID is a separate query
         (per region), run concurrently.
+      - An empty ID is refused, since it would list the whole region.
     type: list
     elements: str
     aliases: [instance_ids]
   session_id:
     description:
-      - Only these sessions. One ID or a list; each ID is a separate query (per region).
+      - Only these sessions. One ID or a list; each ID is a separate query (per region). An empty ID is refused.
     type: list
     elements: str
     aliases: [session_ids]
@@ -82,7 +83,7 @@ options:
         type: list
         elements: str
       identity_type:
-        description: Principal types - C(Account), C(RAMUser), C(AssumedRoleUser). Case-insensitive.
+        description: Principal types - C(Account), C(RAMUser), C(AssumedRoleUser). Case-insensitive; other values are refused.
         type: list
         elements: str
       client_ip:
@@ -93,7 +94,7 @@ options:
         description:
           - Connection statuses; a session matches when one of its connections has one of them -
             C(Connecting), C(Connected), C(Disconnected), C(Terminating), C(Terminated), C(Failed).
-            Case-insensitive.
+            Case-insensitive; other values are refused, so a typo cannot silently match nothing.
         type: list
         elements: str
       active:
@@ -108,7 +109,9 @@ options:
             or an age before now such as C(30m), C(24h), C(7d), C(2w).
         type: str
       created_before:
-        description: Keep sessions created before this time, in the same forms as O(filters.created_after).
+        description:
+          - Keep sessions created before this time, in the same forms as O(filters.created_after).
+          - With both, O(filters.created_after) must be the earlier time.
         type: str
   query:
     description:
@@ -132,6 +135,8 @@ options:
       - How many queries (regions x instance IDs x session IDs) run at once, 1 to 32.
       - Alibaba Cloud counts its throttling quota per API, region and account, shared with the console and
         other tools; lower this when other automation runs at the same time.
+      - A throttled call waits and is retried on its own (see O(retries)), so many queries at once slow down
+        rather than fail.
     type: int
     default: 8
 notes:
@@ -141,8 +146,14 @@ notes:
   - The result order of the service is not documented, so a time window in O(filters) never stops paging early.
   - When a listing fails after its retries, the task fails naming the region and query; partial data is never
     returned as complete.
+  - A body that is not JSON is retried like a server error, then fails the task with the HTTP status and the start
+    of the body; JSON that is not a page of sessions fails it at once, saying what is wrong.
+  - When the RAM identity lacks the permission (C(Forbidden.RAM)), the message names the action
+    C(ecs:DescribeTerminalSessions) and shows the service's access-denied detail, also returned as C(access_denied_detail).
   - A session created while a listing is paged may shift records between pages; sessions are deduplicated
-    by region and session ID, so none is returned twice.
+    by region and session ID, so none is returned twice. That new session may be missing from this run (the next
+    run finds it), and so may one that leaves the retention window meanwhile; every session that existed for
+    the whole listing is returned.
 seealso:
   - name: DescribeTerminalSessions API reference
     description: The Alibaba Cloud API this module calls.
@@ -464,6 +475,10 @@ def validate(module):
         fail(msg='max_items must be at least 1, got %d' % params['max_items'])
     if not 1 <= params['concurrency'] <= 32:
         fail(msg='concurrency must be between 1 and 32, got %d' % params['concurrency'])
+    for name in ('instance_id', 'session_id'):
+        if any(not value.strip() for value in params[name] or ()):
+            fail(msg='%s: an empty ID would not filter anything (the whole region would be listed); give real IDs or '
+                     'leave %s out' % (name, name))
     instance_ids, session_ids = unique(params['instance_id']), unique(params['session_id'])
     plan = query_plan(module.region_ids, instance_ids, session_ids, params['max_results'])
     start = None
