@@ -12,11 +12,11 @@ TEST_ENV := env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL
 	PYTHONPATH=$(CURDIR)/tests/guard:$(COLLECTIONS):$(CURDIR)/tests \
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ALICLOUD_ECS_PYTHON=$(VPY) PATH=$(VENV)/bin:$$PATH
 
-.PHONY: help setup demo test sanity units integration docs-check bench build clean
+.PHONY: help setup demo test sanity units integration reliability docs-check bench build clean
 
 help:
 	@echo "make demo   - start the local ECS endpoint and run the example playbook against it"
-	@echo "make test   - sanity, unit and integration tests"
+	@echo "make test   - sanity, docs check, unit, integration and fault-injection tests"
 	@echo "make bench  - benchmarks that print figures (the enrichment join at 10,000 hosts x 100,000 sessions)"
 	@echo "make build  - build the collection tarball"
 
@@ -34,7 +34,7 @@ setup: $(VENV)/.ready $(LINK)
 demo: setup
 	$(TEST_ENV) $(VPY) tests/demo/run_demo.py
 
-test: sanity units integration docs-check
+test: sanity docs-check units integration reliability
 
 sanity: setup
 	tests/tools/sanity.sh $(BUILD)/sanity $(VPY)
@@ -44,6 +44,10 @@ units: setup
 
 integration: setup
 	cd $(BUILD) && $(TEST_ENV) $(VPY) -m pytest -q -p no:cacheprovider -n 2 $(CURDIR)/tests/integration
+
+# The fault-injection suite (no xdist: it writes docs/reliability.md from the whole run).
+reliability: setup
+	cd $(BUILD) && $(TEST_ENV) $(VPY) -m pytest -q -p no:cacheprovider $(CURDIR)/tests/reliability
 
 docs-check: setup
 	$(TEST_ENV) $(VPY) tests/tools/check_docs.py
