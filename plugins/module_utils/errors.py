@@ -51,6 +51,8 @@ class AlicloudError(Exception):
         self.retry_after = retry_after
         self.access_denied_detail = access_denied_detail
         self.attempts = 1
+        # The API action that failed (set by the client), for the RAM permission named in messages.
+        self.api_action = None
 
     def __str__(self):
         return describe(self)
@@ -92,7 +94,7 @@ def describe(error, action=None):
     if hint:
         parts.append(' ' + hint)
     if error.code == 'Forbidden.RAM' or (error.http_status == 403 and error.code and error.code.startswith('Forbidden')):
-        parts.append(' The RAM identity needs permission for the action ecs:DescribeTerminalSessions.')
+        parts.append(' The RAM identity needs permission for the action ecs:%s.' % (error.api_action or 'DescribeTerminalSessions'))
         if error.access_denied_detail:
             parts.append(' Access denied detail: %s.' % format_detail(error.access_denied_detail))
     ids = []

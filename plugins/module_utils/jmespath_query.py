@@ -7,19 +7,24 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import traceback
+from importlib.util import find_spec
 
+# Only looked up here: jmespath is imported on first use, so a task without `query` does not pay for it.
 try:
-    import jmespath
-    HAS_JMESPATH = True
-    JMESPATH_IMPORT_ERROR = None
-except ImportError:
+    HAS_JMESPATH = find_spec('jmespath') is not None
+except (ImportError, ValueError):
     HAS_JMESPATH = False
-    JMESPATH_IMPORT_ERROR = traceback.format_exc()
+JMESPATH_IMPORT_ERROR = None if HAS_JMESPATH else 'ModuleNotFoundError: No module named jmespath'
+
+
+def _jmespath():
+    import jmespath  # here, not at the top: see above
+    return jmespath
 
 
 def compile_query(expression):
     """A compiled expression; ValueError with the parser's explanation when it does not parse."""
+    jmespath = _jmespath()
     try:
         return jmespath.compile(expression)
     except jmespath.exceptions.JMESPathError as error:
@@ -28,6 +33,7 @@ def compile_query(expression):
 
 def apply_query(compiled, sessions):
     """The value of ``compiled`` for the list ``sessions``; ValueError on a runtime type error."""
+    jmespath = _jmespath()
     try:
         return compiled.search(sessions)
     except jmespath.exceptions.JMESPathError as error:

@@ -123,15 +123,16 @@ def checked_session(raw, region_id, queried_instance_id=None):
     if not isinstance(session.get('session_id'), str) or not session['session_id']:
         raise TypeError('a session record without a SessionId')
     for name in _TEXT_FIELDS:
-        if name in session:
+        if session.get(name, '').__class__ is not str:  # plain text, the usual case, needs no further look
             _as_text(session, name, 'session %s' % session['session_id'])
-    if not all(isinstance(instance_id, str) for instance_id in session['instance_ids']):
-        raise TypeError('an instance ID of session %s is not a string' % session['session_id'])
+    for instance_id in session['instance_ids']:
+        if not isinstance(instance_id, str):
+            raise TypeError('an instance ID of session %s is not a string' % session['session_id'])
     for connection in session['connections']:
         if not isinstance(connection, dict):
             raise TypeError('a connection of session %s is not a dictionary' % session['session_id'])
         for name in _CONNECTION_TEXT_FIELDS:
-            if name in connection:
+            if connection.get(name, '').__class__ is not str:
                 _as_text(connection, name, 'a connection of session %s' % session['session_id'])
     return session
 

@@ -130,7 +130,9 @@ class RpcClient:
         try:
             response = self._client.call_api(params, request, self._runtime)
         except Exception as error:  # pylint: disable=broad-except
-            raise translate_exception(error, self.endpoint)
+            failure = translate_exception(error, self.endpoint)
+            failure.api_action = action
+            raise failure
         body = response.get('body') if isinstance(response, dict) else None
         if not isinstance(body, dict):
             raise AlicloudError('The service answered HTTP %s with a JSON body that is not an object: %s'

@@ -55,6 +55,8 @@ def unwrap_list(value, inner_key):
     """A list given bare or wrapped XML-style (``{"Session": [...]}``); None becomes []."""
     if value is None:
         return []
+    if value.__class__ is list:  # the common case, without the slower ABC checks below
+        return list(value)
     if isinstance(value, Mapping):
         value = value.get(inner_key, [])
         if value is None:
@@ -67,10 +69,26 @@ def unwrap_list(value, inner_key):
 
 
 _EMPTY_VALUES = (None, '', [], {})
+_PLAIN_TYPES = (str, list, dict)
+_NESTED_KEYS = frozenset(('Connections', 'connections', 'instance_ids'))
 
 
-def _shape(raw, known_fields):
-    return dict((known_fields.get(key) or snake_case(key), value) for key, value in raw.items() if value not in _EMPTY_VALUES)
+def _shape(raw, known_fields, skip=()):
+    """``raw`` with snake_case keys, without the keys in ``skip`` and the values in :data:`_EMPTY_VALUES`.
+
+    One loop and one new dict per record: this runs for every record of every page.
+    """
+    shaped = {}
+    for key, value in raw.items():
+        if key in skip:
+            continue
+        if value.__class__ in _PLAIN_TYPES:
+            if not value:
+                continue
+        elif value in _EMPTY_VALUES:
+            continue
+        shaped[known_fields.get(key) or snake_case(key)] = value
+    return shaped
 
 
 def _is_normalised(raw):
@@ -80,7 +98,7 @@ def _is_normalised(raw):
 
 
 def normalize_connection(raw):
-    if not isinstance(raw, Mapping):
+    if raw.__class__ is not dict and not isinstance(raw, Mapping):
         raise TypeError('expected each connection to be a dictionary')
     return _shape(raw, _CONNECTION_FIELDS)
 
@@ -95,17 +113,18 @@ def normalize_session(raw, region_id=None, queried_instance_id=None):
     service adds later pass through. Already-normalised records pass through unchanged in
     meaning, so data may be fed back in.
     """
-    if not isinstance(raw, Mapping):
+    if raw.__class__ is not dict and not isinstance(raw, Mapping):
         raise TypeError('expected each session to be a dictionary')
-    if _is_normalised(raw) and not queried_instance_id and (not region_id or raw['region_id'] == region_id):
+    if 'SessionId' not in raw and _is_normalised(raw) and not queried_instance_id and (not region_id or raw['region_id'] == region_id):
         return raw
     connections_raw = raw.get('Connections', raw.get('connections'))
-    session = _shape(dict((k, v) for k, v in raw.items() if k not in ('Connections', 'connections', 'instance_ids')),
-                     _SESSION_FIELDS)
+    session = _shape(raw, _SESSION_FIELDS, _NESTED_KEYS)
     connections = [normalize_connection(item) for item in unwrap_list(connections_raw, 'Connection')]
     session['connections'] = connections
     instance_ids = set(raw.get('instance_ids') or ())
-    instance_ids.update(conn['instance_id'] for conn in connections if conn.get('instance_id'))
+    for conn in connections:
+        if conn.get('instance_id'):
+            instance_ids.add(conn['instance_id'])
     if queried_instance_id:
         instance_ids.add(queried_instance_id)
     session['instance_ids'] = sorted(instance_ids)

@@ -29,6 +29,7 @@ CATALOG = {
     'SignatureNonceUsed': (400, 'Specified signature nonce was used already.'),
     'InvalidSecurityToken.MismatchWithAccessKey': (400, 'Specified SecurityToken mismatch with the AccessKey.'),
     'InvalidSecurityToken.Expired': (400, 'Specified SecurityToken is expired.'),
+    'InvalidSessionId.NotFound': (404, 'The specified session does not exist.'),
 }
 
 

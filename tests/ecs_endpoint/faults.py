@@ -26,6 +26,8 @@ DEFAULTS = {
     'hang_seconds': 15.0,
     'rate_limit_per_second': None,
     'last_page_token_style': None,
+    'end_forbidden': False,
+    'end_failing_sessions': None,
 }
 TOKEN_LOOPS = (None, 'same', 'cycle')
 MALFORMED = (None, 'truncated_json', 'html_502', 'xml_error')
@@ -105,9 +107,12 @@ def validate(settings: dict) -> dict:
     _choice('token_loop', cfg['token_loop'], TOKEN_LOOPS)
     _choice('malformed', cfg['malformed'], MALFORMED)
     _choice('last_page_token_style', cfg['last_page_token_style'], TOKEN_STYLES)
-    for key in ('empty_page_with_token', 'forbidden'):
+    for key in ('empty_page_with_token', 'forbidden', 'end_forbidden'):
         if not isinstance(cfg[key], bool):
             raise ValueError('%s must be a boolean' % key)
+    failing = cfg['end_failing_sessions']
+    if failing is not None and (not isinstance(failing, (list, tuple)) or not all(isinstance(item, str) for item in failing)):
+        raise ValueError('end_failing_sessions must be a list of session IDs')
     return cfg
 
 

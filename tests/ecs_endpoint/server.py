@@ -20,10 +20,12 @@ from urllib.parse import parse_qsl, urlsplit
 from ecs_endpoint import auth
 from ecs_endpoint.data import TIME_FORMAT, make_sessions, public_view, session_matches
 from ecs_endpoint.errors import JSON_CONTENT_TYPE, XML_CONTENT_TYPE, ApiError, new_request_id, xml_error
-from ecs_endpoint.faults import FaultPlan
+from ecs_endpoint.faults import ACCESS_DENIED_DETAIL, FaultPlan
 from ecs_endpoint.tokens import TokenIssuer
 
 ACTION = 'DescribeTerminalSessions'
+END_ACTION = 'EndTerminalSession'
+ACTIVE_STATUSES = ('Connecting', 'Connected', 'Terminating')
 VERSION = '2014-05-26'
 DEFAULT_ACCESS_KEY_ID = 'LTAItestkey0000000000001'
 DEFAULT_ACCESS_KEY_SECRET = 'test-secret-value-do-not-leak'
@@ -206,7 +208,7 @@ class EcsEndpoint:
         """Zero every counter and clear the request log."""
         with self._lock:
             self._stats = {'calls': 0, 'ok': 0, 'by_code': {}, 'faults_injected': {}, 'max_concurrency': 0,
-                           'auth_failures': 0, 'requests': []}
+                           'auth_failures': 0, 'requests': [], 'end_calls': 0, 'ended': []}
 
     def add_sessions(self, region, sessions, at_head=True):
         """Insert sessions (newest first) at the head (newer than all) or the tail of a region."""
@@ -330,12 +332,15 @@ class EcsEndpoint:
         _style, action, version = auth.detect(headers, params)
         if not action:
             raise ApiError('MissingParameter', 'Action')
-        if action != ACTION:
+        if action not in (ACTION, END_ACTION):
             raise ApiError('InvalidAction.NotFound')
         if not version:
             raise ApiError('MissingParameter', 'Version')
         if version != VERSION:
             raise ApiError('InvalidVersion')
+        if action == END_ACTION:
+            self._end_session(handler, url, query, params, headers, body, request_id)
+            return
         with self._lock:
             self._stats['calls'] += 1
         plan = self._faults.begin_call()
@@ -378,6 +383,46 @@ class EcsEndpoint:
         with self._lock:
             self._stats['ok'] += 1
         self.send(handler, 200, payload, JSON_CONTENT_TYPE, request_id)
+
+    def _end_session(self, handler, url, query, params, headers, body, request_id):
+        """EndTerminalSession: every open connection of the session becomes Terminated."""
+        with self._lock:
+            self._stats['end_calls'] += 1
+        try:
+            self._auth.verify(handler.command, url.path, query, params, headers, body)
+        except ApiError:
+            with self._lock:
+                self._stats['auth_failures'] += 1
+            raise
+        faults = self._faults.config()
+        if faults['end_forbidden']:
+            detail = dict(ACCESS_DENIED_DETAIL, AuthAction='ecs:' + END_ACTION)
+            raise ApiError('Forbidden.RAM', extra={'AccessDeniedDetail': detail})
+        region, session_id = params.get('RegionId'), params.get('SessionId')
+        if not region:
+            raise ApiError('MissingParameter', 'RegionId')
+        if not session_id:
+            raise ApiError('MissingParameter', 'SessionId')
+        if session_id in (faults['end_failing_sessions'] or ()):
+            raise ApiError('InternalError')
+        now = datetime.datetime.now(datetime.timezone.utc).strftime(TIME_FORMAT)
+        with self._lock:
+            sessions = self._regions.get(region)
+            if sessions is None:
+                raise ApiError('InvalidRegionId.NotFound')
+            for index, session in enumerate(sessions):
+                if session['SessionId'] == session_id:
+                    ended = copy.deepcopy(session)
+                    for conn in (ended.get('Connections') or {}).get('Connection', []):
+                        if conn.get('Status') in ACTIVE_STATUSES:
+                            conn.update(Status='Terminated', EndTime=now, ClosedReason='SessionTerminated')
+                    sessions[index] = ended
+                    self._stats['ended'].append(session_id)
+                    break
+            else:
+                raise ApiError('InvalidSessionId.NotFound')
+            self._stats['ok'] += 1
+        self._send_json(handler, 200, {'RequestId': request_id}, request_id)
 
     def _describe(self, params, plan, request_id):
         region = params.get('RegionId')

@@ -73,8 +73,9 @@ class Runner:
         env.update(extra or {})
         return env
 
-    def run_module(self, args, extra_args=(), env=None, check=False, verbosity=0, tasks_before=''):
-        """Run ecs_terminal_session_info with ``args``; the registered result is in ``PlaybookRun.result``."""
+    def run_module(self, args, extra_args=(), env=None, check=False, verbosity=0, tasks_before='',
+                   module='alicloud.ecs.ecs_terminal_session_info'):
+        """Run ``module`` with ``args``; the registered result is in ``PlaybookRun.result``."""
         result_file = self.tmp_path / 'result.json'
         if result_file.exists():
             result_file.unlink()
@@ -86,7 +87,7 @@ class Runner:
               tasks:
             %s
                 - name: Module under test
-                  alicloud.ecs.ecs_terminal_session_info: %s
+                  %s: %s
                   register: under_test
                   ignore_errors: true
                 - name: Keep the result for the test
@@ -94,7 +95,7 @@ class Runner:
                   ansible.builtin.copy:
                     content: "{{ under_test | to_json }}"
                     dest: %s
-            ''') % (textwrap.indent(tasks_before, '    '), json.dumps(args), json.dumps(str(result_file))))
+            ''') % (textwrap.indent(tasks_before, '    '), module, json.dumps(args), json.dumps(str(result_file))))
         command = [str(Path(sys.executable).parent / 'ansible-playbook'), '-i', 'localhost,', str(playbook)]
         if check:
             command.append('--check')

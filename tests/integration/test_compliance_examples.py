@@ -23,7 +23,8 @@ from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRETS
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / 'docs' / 'examples' / 'compliance'
 GUIDE = ROOT / 'docs' / 'compliance.md'
-PLAYBOOKS = ('gather_and_enrich.yml', 'no_root_sessions.yml', 'reboot_when_idle.yml', 'allowed_networks.yml', 'audit_report.yml')
+PLAYBOOKS = ('gather_and_enrich.yml', 'no_root_sessions.yml', 'reboot_when_idle.yml', 'allowed_networks.yml', 'audit_report.yml',
+             'end_old_root_sessions.yml', 'end_sessions_before_reboot.yml')
 REGION = 'cn-hangzhou'
 TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 OPEN_STATUSES = ('Connecting', 'Connected')
@@ -356,3 +357,42 @@ def test_the_guide_embeds_every_example_verbatim():
     for name in PLAYBOOKS:
         assert 'ansible-playbook -i docs/examples/compliance/inventory.yml docs/examples/compliance/%s' % name in guide
     assert 'ecs:DescribeTerminalSessions' in guide
+
+
+def remediation_session(session_id, instance_id, username, hours_ago, status='Connected'):
+    created = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=hours_ago)).strftime(TIME_FORMAT)
+    return {'SessionId': session_id, 'CreationTime': created, 'Username': username, 'ClientIP': '10.0.0.7',
+            'PrincipalId': '30001', 'IdentityType': 'RAMUser', '_targets': [instance_id],
+            'Connections': {'Connection': [{'InstanceId': instance_id, 'Status': status, 'StartTime': created}]}}
+
+
+def remediation_endpoint(endpoint_factory):
+    endpoint = endpoint_factory({REGION: 0}, tls=True)
+    endpoint.add_sessions(REGION, [
+        remediation_session('s-new-root', 'i-web1', 'root', 1),
+        remediation_session('s-old-user', 'i-web1', 'ecs-user', 20),
+        remediation_session('s-old-root', 'i-web1', 'root', 20),
+        remediation_session('s-old-root-db', 'i-db1', 'root', 30),
+        remediation_session('s-old-root-closed', 'i-db1', 'root', 40, status='Terminated'),
+    ])
+    return endpoint
+
+
+def test_end_old_root_sessions_ends_exactly_those(runner, endpoint_factory):
+    endpoint = remediation_endpoint(endpoint_factory)
+    inventory = write_inventory(runner.tmp_path / 'inventory.json', {'web1': 'i-web1', 'db1': 'i-db1', 'laptop': None})
+    run = run_playbook(runner, endpoint, 'end_old_root_sessions.yml', inventory)
+    assert run.rc == 0, run.output
+    assert sorted(endpoint.stats()['ended']) == ['s-old-root', 's-old-root-db']
+    again = run_playbook(runner, endpoint, 'end_old_root_sessions.yml', inventory)
+    assert again.rc == 0 and sorted(endpoint.stats()['ended']) == ['s-old-root', 's-old-root-db']
+    assert 'changed=0' in again.stdout.split('PLAY RECAP')[1]
+
+
+def test_end_sessions_before_reboot_closes_everything_then_confirms(runner, endpoint_factory):
+    endpoint = remediation_endpoint(endpoint_factory)
+    inventory = write_inventory(runner.tmp_path / 'inventory.json', {'web1': 'i-web1', 'db1': 'i-db1'})
+    run = run_playbook(runner, endpoint, 'end_sessions_before_reboot.yml', inventory)
+    assert run.rc == 0, run.output
+    assert sorted(endpoint.stats()['ended']) == ['s-new-root', 's-old-root', 's-old-root-db', 's-old-user']
+    assert run.stdout.count('Would reboot') == 2

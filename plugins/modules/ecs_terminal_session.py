@@ -1,0 +1,297 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: alicloud.ecs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ecs_terminal_session
+short_description: End ECS Session Manager terminal sessions, by ID or by the criteria audits use
+version_added: 0.1.0
+description:
+  - Ends Alibaba Cloud ECS Session Manager sessions with the RPC call C(EndTerminalSession) - one or
+    more sessions by ID, or every session on given instances that meets the same O(filters) as
+    M(alicloud.ecs.ecs_terminal_session_info) (for example every open root session on these instances).
+  - The sessions are listed first through the same code as M(alicloud.ecs.ecs_terminal_session_info),
+    so only sessions that are open are ended. A session that is closing (a connection C(Terminating)) or
+    closed is skipped and is not a change; running the task again changes nothing.
+  - Ending a session closes it for good, on every instance it reached. With O(instance_id), a session is
+    ended when it is open on one of those instances, and RV(ended[].other_instance_ids) lists the other
+    instances it reached, which lose their connection too.
+  - The RAM identity needs C(ecs:DescribeTerminalSessions) and C(ecs:EndTerminalSession) on the instances.
+author:
+  - alicloud.ecs maintainers (@alicloud-ecs)
+extends_documentation_fragment:
+  - alicloud.ecs.alicloud
+attributes:
+  check_mode:
+    description: Can run in check mode and report what would change.
+    support: full
+    details: Check mode lists the sessions and reports the ones that would be ended in RV(ended); it calls nothing that writes.
+  diff_mode:
+    description: Would show a diff in diff mode.
+    support: none
+options:
+  state:
+    description:
+      - V(absent) ends the selected sessions that are open.
+    type: str
+    default: absent
+    choices: [absent]
+  session_id:
+    description:
+      - The sessions to end, one ID or a list.
+      - A session ID the service does not know is not a failure; it is reported in RV(skipped) with the
+        service's error code.
+    type: list
+    elements: str
+    aliases: [session_ids]
+  instance_id:
+    description:
+      - End the open sessions on these instances (one ID or a list) that meet O(filters).
+    type: list
+    elements: str
+    aliases: [instance_ids]
+  filters:
+    description:
+      - Criteria that select the sessions to end, with the names and meaning of
+        O(alicloud.ecs.ecs_terminal_session_info#module:filters); a session is selected when it meets all of them.
+    type: dict
+    suboptions:
+      username:
+        description: OS user names, for example C(root).
+        type: list
+        elements: str
+      principal_id:
+        description: IDs of the account, RAM user or role that opened the session.
+        type: list
+        elements: str
+      identity_type:
+        description: C(Account), C(RAMUser), C(AssumedRoleUser). Case-insensitive.
+        type: list
+        elements: str
+      client_ip:
+        description: Client addresses or CIDR blocks.
+        type: list
+        elements: str
+      status:
+        description: Connection statuses, as in M(alicloud.ecs.ecs_terminal_session_info).
+        type: list
+        elements: str
+      active:
+        description: Whether a connection is C(Connecting) or C(Connected), on any instance.
+        type: bool
+      port_forwarding:
+        description: Port-forwarding sessions (V(true)) or shells (V(false)).
+        type: bool
+      created_after:
+        description: Sessions created after this time - ISO 8601 or an age such as C(8h) or C(7d).
+        type: str
+      created_before:
+        description: Sessions created before this time - ISO 8601 or an age such as C(8h) or C(7d).
+        type: str
+  concurrency:
+    description: How many listings run at once, 1 to 32. The sessions are then ended one after another.
+    type: int
+    default: 8
+notes:
+  - Ending twice is harmless, so a task whose call timed out may simply be run again.
+  - When the service refuses the permission, the run stops at once (every further call would be refused too)
+    and the task fails naming C(ecs:EndTerminalSession); the sessions not attempted are in RV(skipped).
+  - When some sessions could not be ended, the task fails; RV(ended) still says which sessions this run ended.
+seealso:
+  - module: alicloud.ecs.ecs_terminal_session_info
+'''
+
+EXAMPLES = r'''
+- name: End one session
+  alicloud.ecs.ecs_terminal_session:
+    region_id: cn-hangzhou
+    session_id: s-hz023od0x9a1b2c3
+
+- name: End every open root session on two instances
+  alicloud.ecs.ecs_terminal_session:
+    region_id: cn-hangzhou
+    instance_id: [i-bp1i7gg30r52z2em0001, i-bp1i7gg30r52z2em0002]
+    filters:
+      username: root
+  register: ended
+
+- name: End every open session on the host before patching it (the module runs on the controller)
+  alicloud.ecs.ecs_terminal_session:
+    region_id: cn-hangzhou
+    instance_id: "{{ instance_id }}"
+  delegate_to: localhost
+
+- name: What would be ended, without ending anything
+  alicloud.ecs.ecs_terminal_session:
+    region_id: cn-hangzhou
+    instance_id: i-bp1i7gg30r52z2em0001
+    filters:
+      created_before: 8h
+  check_mode: true
+'''
+
+RETURN = r'''
+ended:
+  description: The sessions this run ended (in check mode, would end).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    session_id:
+      description: The session ID.
+      type: str
+      sample: s-hz023od0x9a1b2c3
+    region_id:
+      description: Its region.
+      type: str
+      sample: cn-hangzhou
+    instance_ids:
+      description: Every instance the session reached.
+      type: list
+      elements: str
+      sample: [i-bp1i7gg30r52z2em0001]
+    other_instance_ids:
+      description: With O(instance_id), the instances the session reached besides those selected; they lost their connection too.
+      type: list
+      elements: str
+      sample: []
+    request_id:
+      description: Request ID of the EndTerminalSession call (not in check mode).
+      type: str
+      sample: 473469C7-AA6F-4DC5-B3DB-A3DC0DE3C83E
+skipped:
+  description: Selected sessions that were not ended, each with why.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    session_id:
+      description: The session ID.
+      type: str
+      sample: s-hz023od0x9a1b2c4
+    region_id:
+      description: Its region.
+      type: str
+      sample: cn-hangzhou
+    reason:
+      description: Why it was skipped - already closed, already closing, unknown to the service, or not attempted.
+      type: str
+      sample: already closed
+    error_code:
+      description: The service's error code, for a session it does not know.
+      type: str
+      sample: InvalidSessionId.NotFound
+    request_id:
+      description: The request ID of that answer.
+      type: str
+      sample: 473469C7-AA6F-4DC5-B3DB-A3DC0DE3C83F
+failures:
+  description: Sessions that could not be ended, each with the message, error code, HTTP status and request ID.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - session_id: s-hz023od0x9a1b2c5
+      region_id: cn-hangzhou
+      msg: "The service refused the request: ... (error code: InternalError, HTTP status: 500, request ID: ...)"
+      error_code: InternalError
+      http_status: 500
+      request_id: 473469C7-AA6F-4DC5-B3DB-A3DC0DE3C840
+api_calls:
+  description: API calls made, listings and retries included.
+  returned: always
+  type: int
+  sample: 3
+'''
+
+from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CRITERIA, Criteria, CriteriaError
+from ansible_collections.alicloud.ecs.plugins.module_utils.ending import choose, end_sessions, entry, unlisted_session
+from ansible_collections.alicloud.ecs.plugins.module_utils.listing import CallCounter, ListingFailure, list_sessions, query_plan
+from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule
+
+
+def argument_spec():
+    filter_options = dict((name, dict(type=kind, elements='str') if kind == 'list' else dict(type=kind))
+                          for name, kind in CRITERIA.items())
+    return dict(
+        state=dict(type='str', default='absent', choices=['absent']),
+        session_id=dict(type='list', elements='str', aliases=['session_ids']),
+        instance_id=dict(type='list', elements='str', aliases=['instance_ids']),
+        filters=dict(type='dict', options=filter_options),
+        concurrency=dict(type='int', default=8),
+    )
+
+
+def ids(module, name):
+    values = []
+    for value in module.params[name] or ():
+        if not value.strip():
+            module.fail_json(msg='%s: an empty ID selects nothing; give real IDs' % name)
+        if value.strip() not in values:
+            values.append(value.strip())
+    return values
+
+
+def main():
+    module = AlicloudModule(argument_spec=argument_spec(), supports_check_mode=True,
+                            required_one_of=[('session_id', 'instance_id')], mutually_exclusive=[('session_id', 'instance_id')])
+    module.validate_connection()
+    if not 1 <= module.params['concurrency'] <= 32:
+        module.fail_json(msg='concurrency must be between 1 and 32, got %d' % module.params['concurrency'])
+    session_ids, instance_ids = ids(module, 'session_id'), ids(module, 'instance_id')
+    try:
+        criteria = Criteria(module.params['filters'])
+    except CriteriaError as error:
+        module.fail_json(msg=str(error))
+    module.require_sdk()
+
+    plan = query_plan(module.region_ids, instance_ids, session_ids)
+    try:
+        listed = list_sessions(module.connection, plan, criteria, concurrency=module.params['concurrency'])
+    except ListingFailure as failure:
+        module.fail_json_alicloud(failure.error, 'Failed to list the sessions to end (%s)' % failure.key.label(),
+                                  api_calls=failure.api_calls, ended=[], skipped=[], failures=[])
+
+    targets, skipped = choose(listed.sessions, instance_ids)
+    listed_ids = set(session['session_id'] for session in listed.sessions)
+    unlisted = [unlisted_session(session_id, region_id) for session_id in session_ids if session_id not in listed_ids
+                for region_id in module.region_ids]
+    if module.check_mode:
+        skipped.extend(entry(session, reason='not found in the listing') for session in unlisted)
+        unlisted = []
+
+    counter = CallCounter()
+    outcome = end_sessions(module.connection.client_for, module.connection.retry_policy(), counter,
+                           targets + unlisted, instance_ids, module.check_mode,
+                           lambda error: module.describe_failure(error)['msg'])
+    ended_ids = set(item['session_id'] for item in outcome.ended)
+    skipped.extend(item for item in outcome.skipped if item['session_id'] not in ended_ids)
+    # An unlisted ID is tried in every region: report it once.
+    skipped = _unique_by_id(skipped)
+    result = dict(changed=bool(outcome.ended), ended=outcome.ended, skipped=skipped, failures=outcome.failures,
+                  api_calls=listed.api_calls + counter.count)
+    if outcome.refused is not None:
+        module.fail_json_alicloud(outcome.refused, 'Ending terminal sessions stopped: the permission was refused', **result)
+    if outcome.failures:
+        ended = ', '.join(item['session_id'] for item in outcome.ended) or 'none'
+        module.fail_json(msg='%d session(s) could not be ended: %s. Ended by this run: %s.' % (
+            len(outcome.failures), '; '.join(item['msg'] for item in outcome.failures), ended), **result)
+    module.exit_json(**result)
+
+
+def _unique_by_id(entries):
+    seen, unique = set(), []
+    for item in entries:
+        if item['session_id'] not in seen:
+            seen.add(item['session_id'])
+            unique.append(item)
+    return unique
+
+
+if __name__ == '__main__':
+    main()
