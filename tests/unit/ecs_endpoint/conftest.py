@@ -67,9 +67,9 @@ class SdkHelper:
         return self.Client(self.Config(access_key_id=access_key_id, access_key_secret=secret, security_token=token,
                                        endpoint=endpoint.endpoint, **config))
 
-    def call(self, client, query, method='POST', runtime=None):
-        """One DescribeTerminalSessions call; returns the decoded body."""
-        params = self.Params(action='DescribeTerminalSessions', version='2014-05-26', protocol='HTTP', method=method,
+    def call(self, client, query, method='POST', runtime=None, action='DescribeTerminalSessions'):
+        """One call of ``action`` (DescribeTerminalSessions by default); returns the decoded body."""
+        params = self.Params(action=action, version='2014-05-26', protocol='HTTP', method=method,
                              auth_type='AK', style='RPC', pathname='/', req_body_type='json', body_type='json')
         result = client.call_api(params, self.OpenApiRequest(query=dict(query)), runtime or self.RuntimeOptions())
         return result['body']
