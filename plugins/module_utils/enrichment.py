@@ -35,6 +35,9 @@ except ImportError:  # ansible-core before 2.19
 DATA_FORMS = ('the result registered from alicloud.ecs.ecs_terminal_session_info, its sessions list, '
               'a DescribeTerminalSessions response (with Sessions) or a list of them, or a list of sessions')
 
+# The key of the first line of an ecs_terminal_session_archive file (JSON Lines).
+ARCHIVE_HEADER_KEY = '_archive_format'
+
 # merge_listings() takes listings; the records of `data` are one.
 _Batch = namedtuple('_Batch', ['items'])
 
@@ -114,6 +117,8 @@ def sessions_from_data(data):
     for location, raw in _records(data):
         if not isinstance(raw, Mapping):
             raise DataError('%s: expected a session (a dict); got %s' % (_where(location), type_name(raw)))
+        if ARCHIVE_HEADER_KEY in raw:
+            continue  # the header line of an ecs_terminal_session_archive file, read with the records
         try:
             records.append(normalize_session(raw, region_id=raw.get('RegionId') or None))
         except TypeError as error:

@@ -558,3 +558,10 @@ def test_through_a_template_with_real_hostvars(tmp_path):
     assert outcome == {'result': EXPECTED_BY_INSTANCE}
     outcome = run_template(tmp_path, "{{ hostvars | alicloud.ecs.enrich_hosts(terminal_sessions, hosts=5) }}", registered())
     assert 'alicloud.ecs.enrich_hosts: hosts: expected a list of inventory host names (or one name); got int' in outcome['error']
+
+
+def test_an_archive_read_whole_skips_its_header_line():
+    header = {'_archive_format': 'alicloud.ecs.terminal_sessions', 'version': 1, 'records': 1}
+    record = {'session_id': 's-1', 'region_id': 'cn-hangzhou', 'creation_time': '2024-01-19T09:15:46Z',
+              'connections': [{'instance_id': 'i-a', 'status': 'Terminated'}], 'instance_ids': ['i-a']}
+    assert plugin.terminal_sessions_by_instance([header, record]) == {'i-a': [record]}
