@@ -180,3 +180,53 @@ requirements:
   - python >= 3.8
   - alibabacloud-tea-openapi >= 0.4.6
 '''
+
+    # The client-side selection shared by the modules that list sessions.
+    FILTERS = r'''
+options:
+  filters:
+    description:
+      - Criteria the service cannot apply, applied on this side to every session it returns; a session
+        is selected when it meets all of them. Lists match when any item matches.
+    type: dict
+    suboptions:
+      username:
+        description: OS user names the session logged in as, for example C(root).
+        type: list
+        elements: str
+      principal_id:
+        description: IDs of the Alibaba Cloud account, RAM user or role that opened the session.
+        type: list
+        elements: str
+      identity_type:
+        description: Principal types - C(Account), C(RAMUser), C(AssumedRoleUser). Case-insensitive; other values are refused.
+        type: list
+        elements: str
+      client_ip:
+        description: Client addresses or CIDR blocks, for example C(10.0.0.0/8).
+        type: list
+        elements: str
+      status:
+        description:
+          - Connection statuses; a session matches when one of its connections has one of them -
+            C(Connecting), C(Connected), C(Disconnected), C(Terminating), C(Terminated), C(Failed).
+            Case-insensitive; other values are refused, so a typo cannot silently match nothing.
+        type: list
+        elements: str
+      active:
+        description: V(true) keeps only sessions with a connection C(Connecting) or C(Connected); V(false) only the others.
+        type: bool
+      port_forwarding:
+        description: V(true) keeps only port-forwarding sessions (a port number or target server is set); V(false) only shells.
+        type: bool
+      created_after:
+        description:
+          - Keep sessions created after this time - ISO 8601 (C(2024-01-19T09:15:46Z); no offset means UTC)
+            or an age before now such as C(30m), C(24h), C(7d), C(2w).
+        type: str
+      created_before:
+        description:
+          - Keep sessions created before this time, in the same forms as O(filters.created_after).
+          - With both, O(filters.created_after) must be the earlier time.
+        type: str
+'''

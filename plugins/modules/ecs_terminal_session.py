@@ -26,6 +26,7 @@ author:
   - alicloud.ecs maintainers (@alicloud-ecs)
 extends_documentation_fragment:
   - alicloud.ecs.alicloud
+  - alicloud.ecs.alicloud.filters
 attributes:
   check_mode:
     description: Can run in check mode and report what would change.
@@ -55,44 +56,6 @@ options:
     type: list
     elements: str
     aliases: [instance_ids]
-  filters:
-    description:
-      - Criteria that select the sessions to end, with the names and meaning of
-        O(alicloud.ecs.ecs_terminal_session_info#module:filters); a session is selected when it meets all of them.
-    type: dict
-    suboptions:
-      username:
-        description: OS user names, for example C(root).
-        type: list
-        elements: str
-      principal_id:
-        description: IDs of the account, RAM user or role that opened the session.
-        type: list
-        elements: str
-      identity_type:
-        description: C(Account), C(RAMUser), C(AssumedRoleUser). Case-insensitive.
-        type: list
-        elements: str
-      client_ip:
-        description: Client addresses or CIDR blocks.
-        type: list
-        elements: str
-      status:
-        description: Connection statuses, as in M(alicloud.ecs.ecs_terminal_session_info).
-        type: list
-        elements: str
-      active:
-        description: Whether a connection is C(Connecting) or C(Connected), on any instance.
-        type: bool
-      port_forwarding:
-        description: Port-forwarding sessions (V(true)) or shells (V(false)).
-        type: bool
-      created_after:
-        description: Sessions created after this time - ISO 8601 or an age such as C(8h) or C(7d).
-        type: str
-      created_before:
-        description: Sessions created before this time - ISO 8601 or an age such as C(8h) or C(7d).
-        type: str
   concurrency:
     description: How many listings run at once, 1 to 32. The sessions are then ended one after another.
     type: int
@@ -209,20 +172,18 @@ api_calls:
   sample: 3
 '''
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CRITERIA, Criteria, CriteriaError
+from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError
 from ansible_collections.alicloud.ecs.plugins.module_utils.ending import choose, end_sessions, entry, unlisted_session
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import CallCounter, ListingFailure, list_sessions, query_plan
-from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule
+from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule, filters_argument_spec
 
 
 def argument_spec():
-    filter_options = dict((name, dict(type=kind, elements='str') if kind == 'list' else dict(type=kind))
-                          for name, kind in CRITERIA.items())
     return dict(
         state=dict(type='str', default='absent', choices=['absent']),
         session_id=dict(type='list', elements='str', aliases=['session_ids']),
         instance_id=dict(type='list', elements='str', aliases=['instance_ids']),
-        filters=dict(type='dict', options=filter_options),
+        filters=filters_argument_spec(),
         concurrency=dict(type='int', default=8),
     )
 

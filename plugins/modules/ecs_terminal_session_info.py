@@ -27,6 +27,7 @@ author:
   - alicloud.ecs maintainers (@alicloud-ecs)
 extends_documentation_fragment:
   - alicloud.ecs.alicloud
+  - alicloud.ecs.alicloud.filters
 attributes:
   check_mode:
     description: Can run in check mode and return the same result as without it.
@@ -68,51 +69,6 @@ options:
         as long as the records do not change meanwhile.
       - Only for a single query, like O(max_items).
     type: str
-  filters:
-    description:
-      - Criteria applied on this side to every session returned by the service; a session is kept
-        when it meets all of them. Lists match when any item matches.
-    type: dict
-    suboptions:
-      username:
-        description: OS user names the session logged in as, for example C(root).
-        type: list
-        elements: str
-      principal_id:
-        description: IDs of the Alibaba Cloud account, RAM user or role that opened the session.
-        type: list
-        elements: str
-      identity_type:
-        description: Principal types - C(Account), C(RAMUser), C(AssumedRoleUser). Case-insensitive; other values are refused.
-        type: list
-        elements: str
-      client_ip:
-        description: Client addresses or CIDR blocks, for example C(10.0.0.0/8).
-        type: list
-        elements: str
-      status:
-        description:
-          - Connection statuses; a session matches when one of its connections has one of them -
-            C(Connecting), C(Connected), C(Disconnected), C(Terminating), C(Terminated), C(Failed).
-            Case-insensitive; other values are refused, so a typo cannot silently match nothing.
-        type: list
-        elements: str
-      active:
-        description: V(true) keeps only sessions with a connection C(Connecting) or C(Connected); V(false) only the others.
-        type: bool
-      port_forwarding:
-        description: V(true) keeps only port-forwarding sessions (a port number or target server is set); V(false) only shells.
-        type: bool
-      created_after:
-        description:
-          - Keep sessions created after this time - ISO 8601 (C(2024-01-19T09:15:46Z); no offset means UTC)
-            or an age before now such as C(30m), C(24h), C(7d), C(2w).
-        type: str
-      created_before:
-        description:
-          - Keep sessions created before this time, in the same forms as O(filters.created_after).
-          - With both, O(filters.created_after) must be the earlier time.
-        type: str
   query:
     description:
       - A JMESPath expression applied to the list of sessions after O(filters), exactly as returned in
@@ -429,10 +385,10 @@ api_calls:
   sample: 3
 '''
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CRITERIA, Criteria, CriteriaError
+from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError
 from ansible_collections.alicloud.ecs.plugins.module_utils.jmespath_query import HAS_JMESPATH, JMESPATH_IMPORT_ERROR, apply_query, compile_query
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import ListingFailure, list_sessions, query_plan
-from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule
+from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule, filters_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import decode_resume_token, encode_resume_token
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import session_ids_by_instance, summary_by_instance
 
@@ -440,15 +396,13 @@ from ansible.module_utils.basic import missing_required_lib
 
 
 def argument_spec():
-    filter_options = dict((name, dict(type=kind, elements='str') if kind == 'list' else dict(type=kind))
-                          for name, kind in CRITERIA.items())
     return dict(
         instance_id=dict(type='list', elements='str', aliases=['instance_ids']),
         session_id=dict(type='list', elements='str', aliases=['session_ids']),
         max_results=dict(type='int', default=100),
         max_items=dict(type='int'),
         next_token=dict(type='str', no_log=False),
-        filters=dict(type='dict', options=filter_options),
+        filters=filters_argument_spec(),
         query=dict(type='str'),
         on_region_error=dict(type='str', default='fail', choices=['fail', 'continue']),
         concurrency=dict(type='int', default=8),
