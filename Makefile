@@ -17,7 +17,7 @@ TEST_ENV := env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL
 help:
 	@echo "make demo   - start the local ECS endpoint and run the example playbook against it"
 	@echo "make test   - sanity, docs check, unit, integration and fault-injection tests"
-	@echo "make bench  - benchmarks that print figures (the enrichment join at 10,000 hosts x 100,000 sessions)"
+	@echo "make bench  - benchmarks that print figures and write docs/performance.md (about 5 minutes)"
 	@echo "make build  - build the collection tarball"
 
 $(VENV)/.ready: requirements.txt tests/requirements.txt
@@ -53,7 +53,7 @@ docs-check: setup
 	$(TEST_ENV) $(VPY) tests/tools/check_docs.py
 
 bench: setup
-	cd $(BUILD) && $(TEST_ENV) $(VPY) $(CURDIR)/tests/bench/bench_enrich.py
+	cd $(BUILD) && $(TEST_ENV) $(VPY) $(CURDIR)/tests/bench/run_benchmarks.py
 
 build: setup
 	cd $(BUILD) && $(VENV)/bin/ansible-galaxy collection build --force $(CURDIR)

@@ -120,9 +120,24 @@ class RpcClient:
         self._client = sdk['Client'](config)
         self._runtime = sdk['RuntimeOptions'](ignore_ssl=not settings.get('validate_certs', True))
         self._protocol = settings['protocol'].upper()
+        # The SDK builds its HTTP session for an endpoint on the first call (an SSL context loading the system and the
+        # certifi CA bundles: about 0.1 s of CPU), in a cache without a lock: threads that all make their first call at
+        # once would each build one. So a client's first call is made alone; the calls waiting for it then run together.
+        self._first_call = threading.Lock()
+        self._warm = False
 
     def call(self, action, query):
         """One attempt at ``action`` with ``query`` (values are sent as strings); the decoded JSON body."""
+        if not self._warm:
+            with self._first_call:
+                if not self._warm:
+                    try:
+                        return self._send(action, query)
+                    finally:
+                        self._warm = True
+        return self._send(action, query)
+
+    def _send(self, action, query):
         sdk = _sdk()
         params = sdk['models'].Params(action=action, version=ECS_API_VERSION, protocol=self._protocol, method='POST',
                                       auth_type='AK', style='RPC', pathname='/', req_body_type='json', body_type='json')
