@@ -354,12 +354,7 @@ class EcsEndpoint:
             self._stop_event.wait(plan.hang_seconds)
         if plan.latency_seconds:
             self._stop_event.wait(plan.latency_seconds)
-        try:
-            self._auth.verify(handler.command, url.path, query, params, headers, body)
-        except ApiError:
-            with self._lock:
-                self._stats['auth_failures'] += 1
-            raise
+        self._verify(handler, url, query, params, headers, body)
         if plan.error is not None:
             self._count('faults_injected', plan.fault_name)
             raise plan.error
@@ -384,16 +379,20 @@ class EcsEndpoint:
             self._stats['ok'] += 1
         self.send(handler, 200, payload, JSON_CONTENT_TYPE, request_id)
 
-    def _end_session(self, handler, url, query, params, headers, body, request_id):
-        """EndTerminalSession: every open connection of the session becomes Terminated."""
-        with self._lock:
-            self._stats['end_calls'] += 1
+    def _verify(self, handler, url, query, params, headers, body):
+        """Check the request's signature and credentials, counting failures."""
         try:
             self._auth.verify(handler.command, url.path, query, params, headers, body)
         except ApiError:
             with self._lock:
                 self._stats['auth_failures'] += 1
             raise
+
+    def _end_session(self, handler, url, query, params, headers, body, request_id):
+        """EndTerminalSession: every open connection of the session becomes Terminated."""
+        with self._lock:
+            self._stats['end_calls'] += 1
+        self._verify(handler, url, query, params, headers, body)
         faults = self._faults.config()
         if faults['end_forbidden']:
             detail = dict(ACCESS_DENIED_DETAIL, AuthAction='ecs:' + END_ACTION)
