@@ -10,7 +10,7 @@ LINK := $(COLLECTIONS)/ansible_collections/alicloud/ecs
 # Every test process starts with the loopback-only network guard and a hermetic SDK environment.
 TEST_ENV := env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy -u DEBUG \
 	PYTHONPATH=$(CURDIR)/tests/guard:$(COLLECTIONS):$(CURDIR)/tests \
-	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ALICLOUD_ECS_PYTHON=$(VPY) PATH=$(VENV)/bin:$$PATH
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) PATH=$(VENV)/bin:$$PATH
 
 .PHONY: help setup demo test sanity units integration reliability docs-check bench build clean
 
