@@ -163,3 +163,9 @@ def _time_test(bound, after):
             return False
         return moment > bound if after else moment < bound
     return test
+
+
+def filters_argument_spec():
+    """The ``filters`` option (documented in the ``alicloud.ecs.alicloud.filters`` doc fragment)."""
+    options = dict((name, dict(type=kind, elements='str') if kind == 'list' else dict(type=kind)) for name, kind in CRITERIA.items())
+    return dict(type='dict', options=options)

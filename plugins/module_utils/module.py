@@ -17,14 +17,7 @@ from ansible.module_utils.common.validation import check_type_dict
 from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
 from ansible_collections.alicloud.ecs.plugins.module_utils.connection import Connection, OptionError, connection_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import CredentialError
-from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CRITERIA
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, describe, scrub
-
-
-def filters_argument_spec():
-    """The ``filters`` option (documented in the ``alicloud.ecs.alicloud.filters`` doc fragment)."""
-    options = dict((name, dict(type=kind, elements='str') if kind == 'list' else dict(type=kind)) for name, kind in CRITERIA.items())
-    return dict(type='dict', options=options)
 
 
 class _Module(AnsibleModule):

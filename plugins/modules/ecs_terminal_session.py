@@ -172,10 +172,10 @@ api_calls:
   sample: 3
 '''
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError
+from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError, filters_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.ending import choose, end_sessions, entry, unlisted_session
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import CallCounter, ListingFailure, list_sessions, query_plan
-from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule, filters_argument_spec
+from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule
 
 
 def argument_spec():
