@@ -15,11 +15,14 @@ __metaclass__ = type
 import contextlib
 import os
 
+from collections.abc import Mapping
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
 from ansible_collections.alicloud.ecs.plugins.module_utils.connection import Connection, OptionError, connection_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import CredentialError
+from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError, filters_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, describe, scrub
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import ListingFailure, list_sessions, query_plan
 
@@ -33,13 +36,14 @@ class ControllerError(Exception):
     """A failure to report to the user as it is: options named, no secret, no traceback."""
 
 
-def option_names():
-    """Every connection and listing option name a plugin accepts, aliases included."""
+def option_names(aliases=True):
+    """Every connection and listing option name a plugin accepts, with their aliases unless ``aliases`` is false."""
     spec = connection_argument_spec()
     spec.update(LISTING_OPTIONS)
     names = set(spec)
-    for option in spec.values():
-        names.update(option.get('aliases', ()))
+    if aliases:
+        for option in spec.values():
+            names.update(option.get('aliases', ()))
     return names
 
 
@@ -74,20 +78,68 @@ def connect(options):
         raise ControllerError(str(error))
 
 
-def sessions_of_instances(options, instance_ids, criteria=None):
-    """The sessions of ``instance_ids`` in the regions of ``options``, newest first, each once."""
-    connection = connect(options)
-    if not instance_ids:
-        return []
+def criteria_from_filters(filters):
+    """A :class:`Criteria` from a ``filters`` dictionary, checked like the modules' option; None when not given."""
+    if filters is None:
+        return None
+    if not isinstance(filters, Mapping):
+        raise ControllerError('filters: expected a dictionary of criteria (username, status, created_after, ...); got %s'
+                              % type(filters).__name__)
+    validated = ArgumentSpecValidator({'filters': filters_argument_spec()}).validate({'filters': dict(filters)})
+    if validated.error_messages:
+        raise ControllerError('; '.join(validated.error_messages))
+    try:
+        return Criteria(validated.validated_parameters['filters'])
+    except CriteriaError as error:
+        raise ControllerError(str(error))
+
+
+def _require_sdk(alternative):
     if not sdk.HAS_ALIBABA_SDK:
-        raise ControllerError('the Python package %s is required to call Alibaba Cloud; install it on the controller '
-                              'or pass the registered result of alicloud.ecs.ecs_terminal_session_info as data' % sdk.SDK_REQUIREMENT)
-    plan = query_plan(connection.region_ids, sorted(set(instance_ids)), None, connection.params['max_results'])
+        raise ControllerError('the Python package %s is required to call Alibaba Cloud; install it on the controller%s'
+                              % (sdk.SDK_REQUIREMENT, alternative))
+
+
+def _list(connection, plan, criteria):
+    """The :class:`ListingResult` of ``plan``: every page, retried per page, regions concurrently."""
     try:
         with sdk_debug_set_aside():
-            return list_sessions(connection, plan, criteria, concurrency=connection.params['concurrency']).sessions
+            return list_sessions(connection, plan, criteria, concurrency=connection.params['concurrency'])
     except ListingFailure as failure:
         action = 'Failed to list terminal sessions (%s)' % failure.key.label()
         error = failure.error
         message = describe(error, action) if isinstance(error, AlicloudError) else '%s: %s' % (action, error)
         raise ControllerError(scrub(message, connection.secrets()))
+
+
+def sessions_of_instances(options, instance_ids, criteria=None):
+    """The sessions of ``instance_ids`` in the regions of ``options``, newest first, each once."""
+    connection = connect(options)
+    if not instance_ids:
+        return []
+    _require_sdk(' or pass the registered result of alicloud.ecs.ecs_terminal_session_info as data')
+    plan = query_plan(connection.region_ids, sorted(set(instance_ids)), None, connection.params['max_results'])
+    return _list(connection, plan, criteria).sessions
+
+
+def listing_source(connection):
+    """What a region listing through ``connection`` depends on, without any secret: to tell cached listings apart."""
+    params, source = connection.params, connection.credential_source
+    return {
+        'region_ids': list(connection.region_ids),
+        'endpoint': params.get('endpoint'),
+        'endpoint_type': params.get('endpoint_type'),
+        'protocol': params.get('protocol'),
+        'credentials': [source.kind, source.access_key_id, source.profile, source.profile_file, source.role_name,
+                        source.role_arn],
+    }
+
+
+def sessions_of_regions(connection, criteria=None):
+    """Every session of the regions of ``connection`` (one listing per region), as a :class:`ListingResult`.
+
+    A session is attributed to instances only through its connections' instance IDs.
+    """
+    _require_sdk('')
+    plan = query_plan(connection.region_ids, None, None, connection.params['max_results'])
+    return _list(connection, plan, criteria)

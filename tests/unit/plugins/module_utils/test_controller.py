@@ -8,7 +8,8 @@ from ecs_endpoint.data import make_sessions
 from ecs_endpoint.server import EcsEndpoint
 
 from ansible_collections.alicloud.ecs.plugins.module_utils.controller import (
-    ControllerError, option_names, sdk_debug_set_aside, sessions_of_instances)
+    ControllerError, connect, criteria_from_filters, listing_source, option_names, sdk_debug_set_aside, sessions_of_instances,
+    sessions_of_regions)
 
 KEY_ID, SECRET = 'LTAIunitkey0000000000001', 'unit-secret-value-do-not-leak'
 
@@ -80,3 +81,43 @@ def test_debug_sdk_is_set_aside_and_restored():
 
 def test_option_names_include_aliases():
     assert {'region', 'alicloud_region', 'secret_key', 'endpoint', 'concurrency'} <= option_names()
+    assert 'region_id' in option_names(aliases=False) and 'region' not in option_names(aliases=False)
+
+
+def test_a_region_listing_reads_every_page_of_the_region_without_instance_filter(endpoint):
+    endpoint.reset_stats()
+    listed = sessions_of_regions(connect(options(endpoint, max_results=50)))
+    raw = endpoint.seed_data['cn-hangzhou']
+    assert sorted(s['session_id'] for s in listed.sessions) == sorted(s['SessionId'] for s in raw)
+    assert listed.api_calls == endpoint.stats()['calls'] == 3
+    assert not any('InstanceId' in request['query'] for request in endpoint.stats()['requests'])
+    # A region listing knows instances only through connections.
+    for session in listed.sessions:
+        raw_session = next(s for s in raw if s['SessionId'] == session['session_id'])
+        assert session['instance_ids'] == sorted({c['InstanceId'] for c in raw_session['Connections']['Connection']})
+
+
+def test_listing_source_tells_listings_apart_and_holds_no_secret(endpoint):
+    base = listing_source(connect(options(endpoint)))
+    assert SECRET not in repr(base)
+    assert listing_source(connect(options(endpoint))) == base
+    assert listing_source(connect(options(endpoint, region_id=['cn-hangzhou', 'cn-shanghai']))) != base
+    assert listing_source(connect(options(endpoint, access_key_id='LTAIother0000000000002'))) != base
+
+
+@pytest.mark.parametrize('filters, text', [
+    ('root', 'filters: expected a dictionary'),
+    ({'status': ['Conected']}, 'filters.status: unknown value conected'),
+    ({'active': 'maybe'}, 'active'),
+    ({'colour': 'blue'}, 'colour'),
+])
+def test_bad_filters_are_named(filters, text):
+    with pytest.raises(ControllerError, match=text):
+        criteria_from_filters(filters)
+
+
+def test_filters_become_the_modules_criteria():
+    assert criteria_from_filters(None) is None
+    criteria = criteria_from_filters({'username': 'ROOT', 'active': 'no'})
+    assert criteria.match({'username': 'root', 'connections': [{'status': 'Terminated'}]})
+    assert not criteria.match({'username': 'root', 'connections': [{'status': 'Connected'}]})
