@@ -6,9 +6,52 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import yaml
+
+from ansible_collections.alicloud.ecs.plugins.module_utils import credentials
+
+
+_PLUGIN_ENVIRONMENT = {
+    'access_key_id': credentials.ENV_ACCESS_KEY_ID,
+    'access_key_secret': credentials.ENV_ACCESS_KEY_SECRET,
+    'security_token': credentials.ENV_SECURITY_TOKEN,
+    'profile': credentials.ENV_PROFILE,
+    'shared_credentials_file': credentials.ENV_SHARED_CREDENTIALS_FILE,
+    'region_id': credentials.ENV_REGION,
+}
+
+_PLUGIN_NOTES = [
+    'Every option is checked before any call; a wrong type, a value out of range or a contradictory combination '
+    'fails the plugin with a message that names the option.',
+    'Credentials are looked up in this order - options in the configuration file, then environment variables (for '
+    'each option, the first one set in the order listed), then the SDK\'s default credential chain. When keys are '
+    'given, the default chain is never built.',
+    'No secret is ever shown in output, warnings or errors, including at high verbosity. While the plugin calls '
+    'Alibaba Cloud, E(DEBUG=sdk) is set aside (the SDK would log signed headers) and then restored, so the '
+    'controller\'s environment is as it was for later tasks.',
+]
+
+_PLUGIN_WORDING = [
+    ('options of the task', 'options in the configuration file'),
+    ('The module never falls back', 'The plugin never falls back'),
+    ('fails the task', 'fails the plugin'),
+    ('the task fails', 'the plugin fails'),
+]
+
+
+def _plugin_variant(documentation):
+    """``documentation`` for plugins: ``env`` entries added, notes that speak of plugins rather than tasks."""
+    for task_words, plugin_words in _PLUGIN_WORDING:
+        documentation = documentation.replace(task_words, plugin_words)
+    doc = yaml.safe_load(documentation)
+    for name, variables in _PLUGIN_ENVIRONMENT.items():
+        doc['options'][name]['env'] = [dict(name=variable) for variable in variables]
+    doc['notes'] = list(_PLUGIN_NOTES)
+    return yaml.safe_dump(doc, default_flow_style=False, sort_keys=False, width=120)
+
 
 class ModuleDocFragment(object):
-    """Connection and credential options shared by every alicloud.ecs module."""
+    """Connection and credential options shared by every alicloud.ecs module and plugin."""
 
     DOCUMENTATION = r'''
 options:
@@ -230,3 +273,9 @@ options:
           - With both, O(filters.created_after) must be the earlier time.
         type: str
 '''
+
+
+# Plugins read their options through Ansible's configuration, which takes the environment variables named in
+# the documentation: the same options with ``env`` entries, in the order they are looked up. Set after the
+# class, because ansible-test's yamllint reads every assignment in the class body as a YAML string literal.
+ModuleDocFragment.PLUGINS = _plugin_variant(ModuleDocFragment.DOCUMENTATION)
