@@ -2,7 +2,8 @@
 """Fail when any plugin of the collection is not fully documented for ansible-doc.
 
 Sanity validates module documentation, but not filter documentation: a filter without its
-.yml file only shows as UNDOCUMENTED in ``ansible-doc -l``. This check covers both.
+.yml file only shows as UNDOCUMENTED in ``ansible-doc -l``. This check covers modules, filters
+and inventory plugins, and renders each page as text the way users read it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 COLLECTION = 'alicloud.ecs'
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ANSIBLE_DOC = os.path.join(os.path.dirname(sys.executable), 'ansible-doc')
+# Options documented by ansible-core's own doc fragments (ansible.builtin.inventory_cache), not by us, without a type.
+CORE_UNTYPED_OPTIONS = {'cache_prefix'}
 
 
 def ansible_doc(*args):
@@ -33,7 +36,7 @@ def check_options(name, options, problems, path=''):
         where = '%s: option %s%s' % (name, path, option)
         if not spec.get('description'):
             problems.append('%s has no description' % where)
-        if not spec.get('type') and option != '_input':
+        if not spec.get('type') and option != '_input' and option not in CORE_UNTYPED_OPTIONS:
             problems.append('%s has no type' % where)
         check_options(name, spec.get('suboptions'), problems, '%s%s.' % (path, option))
 
@@ -52,7 +55,7 @@ def check_returns(name, returns, problems, path=''):
 def main():
     problems = []
     counts = {}
-    for plugin_type in ('module', 'filter'):
+    for plugin_type in ('module', 'filter', 'inventory'):
         names = listed(plugin_type)
         counts[plugin_type] = len(names)
         for name, description in sorted(names.items()):
@@ -64,8 +67,10 @@ def main():
             check_options(name, documentation.get('options'), problems)
             if not (doc.get('examples') or '').strip():
                 problems.append('%s has no examples' % name)
-            if not doc.get('return'):
+            if plugin_type != 'inventory' and not doc.get('return'):
                 problems.append('%s has no return documentation' % name)
+            if name.split('.')[-1] not in ansible_doc('-t', plugin_type, name):
+                problems.append('%s does not render as text' % name)
             check_returns(name, doc.get('return'), problems)
             if plugin_type == 'filter':
                 if '_input' not in (documentation.get('options') or {}):
@@ -77,11 +82,15 @@ def main():
     for name in source_filters:
         if '%s.%s' % (COLLECTION, name) not in listed('filter'):
             problems.append('filter %s has a .yml file but ansible-doc does not list it' % name)
-    if counts['module'] == 0:
-        problems.append('ansible-doc lists no module of %s: is the collection on ANSIBLE_COLLECTIONS_PATH?' % COLLECTION)
+    for plugin_type, folder in (('module', 'modules'), ('inventory', 'inventory')):
+        sources = [f[:-3] for f in os.listdir(os.path.join(ROOT, 'plugins', folder)) if f.endswith('.py') and f != '__init__.py']
+        if counts[plugin_type] != len(sources):
+            problems.append('ansible-doc lists %d %s plugins of %s, plugins/%s has %d: is the collection on ANSIBLE_COLLECTIONS_PATH?'
+                            % (counts[plugin_type], plugin_type, COLLECTION, folder, len(sources)))
     for problem in problems:
         print('ERROR: %s' % problem)
-    print('documentation: %d modules, %d filters checked, %d problems' % (counts['module'], counts['filter'], len(problems)))
+    print('documentation: %d modules, %d filters, %d inventory plugins checked, %d problems'
+          % (counts['module'], counts['filter'], counts['inventory'], len(problems)))
     return 1 if problems else 0
 
 
