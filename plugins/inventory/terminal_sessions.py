@@ -33,10 +33,10 @@ description:
     regions, not the join, so hosts added since are still matched; a change of region, endpoint or credentials
     in the configuration is a cache miss.
   - The configuration file's name must end in C(terminal_sessions.yml) or C(terminal_sessions.yaml).
+  - The plugin runs on the controller, so the Python packages of the requirements must be installed there
+    (in the execution environment, for Automation Platform).
 author:
   - alicloud.ecs maintainers (@alicloud-ecs)
-requirements:
-  - alibabacloud-tea-openapi >= 0.4.6 on the controller
 extends_documentation_fragment:
   - alicloud.ecs.alicloud.plugins
   - alicloud.ecs.alicloud.filters
@@ -121,8 +121,12 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible.utils.vars import combine_vars
 
 try:
+    # ansible-core 2.19+ tags what it trusts as a template; the strings of the SDK, of JSON and of the cache are
+    # untagged, so they are data already, and walking every record again only costs time.
+    from ansible.module_utils import datatag as _datatag  # noqa: F401 pylint: disable=unused-import
+except ImportError:  # before 2.19 any plain string is a template: mark the records unsafe
     from ansible.utils.unsafe_proxy import wrap_var as _untrusted
-except ImportError:  # a core without unsafe_proxy trusts no plain string as a template anyway
+else:
     def _untrusted(value):
         return value
 
@@ -158,9 +162,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super(InventoryModule, self).parse(inventory, loader, path, cache)
-        self._read_config_data(path)
+        config = self._read_config_data(path)
         try:
-            connection = connect(self._option_values())
+            connection = connect(self._option_values(config))
             criteria = criteria_from_filters(_native(self.get_option('filters')))
         except ControllerError as error:
             raise AnsibleParserError('%s: %s' % (self.NAME, error))
@@ -176,14 +180,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         sessions = select(self._region_sessions(path, cache, connection), criteria)
         self._populate(hosts, sessions, limit)
 
-    def _option_values(self):
-        """Options set in the configuration file or by default; environment variables are left to the module code,
-        which reads them in its own order."""
+    def _option_values(self, config):
+        """The connection and listing options written in the configuration file (by name or alias).
+
+        The others are left to the module code, which applies the same defaults and reads the environment
+        variables in its own order (Ansible's configuration would take the last one set).
+        """
         values = {}
-        for name in option_names(aliases=False):
-            value, origin = self.get_option_and_origin(name)
-            if value is not None and not str(origin).startswith('env'):
-                values[name] = _native(value)
+        for name, aliases in option_names(aliases=False).items():
+            if any(key in config for key in (name,) + aliases):
+                value = self.get_option(name)
+                if value is not None:
+                    values[name] = _native(value)
         return values
 
     def _hosts_with_instance_ids(self):
@@ -243,5 +251,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.inventory.set_variable(name, variable, value)
             variables = combine_vars(hosts[name][1], added)
             self._set_composite_vars(self.get_option('compose'), variables, name, strict=strict)
-            self._add_host_to_composed_groups(self.get_option('groups'), variables, name, strict=strict)
-            self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, name, strict=strict)
+            # ``variables`` already holds the host's own and group variables: no need for core to fetch them again.
+            self._add_host_to_composed_groups(self.get_option('groups'), variables, name, strict=strict, fetch_hostvars=False)
+            self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, name, strict=strict, fetch_hostvars=False)

@@ -37,13 +37,17 @@ class ControllerError(Exception):
 
 
 def option_names(aliases=True):
-    """Every connection and listing option name a plugin accepts, with their aliases unless ``aliases`` is false."""
+    """Every connection and listing option name a plugin accepts, with their aliases (a set).
+
+    With ``aliases`` false: option name -> tuple of its aliases.
+    """
     spec = connection_argument_spec()
     spec.update(LISTING_OPTIONS)
+    if not aliases:
+        return dict((name, tuple(option.get('aliases', ()))) for name, option in spec.items())
     names = set(spec)
-    if aliases:
-        for option in spec.values():
-            names.update(option.get('aliases', ()))
+    for option in spec.values():
+        names.update(option.get('aliases', ()))
     return names
 
 

@@ -30,5 +30,5 @@ class _Tagged(str):
 def test_configuration_values_become_plain_python():
     value = _native({_Tagged('filters'): {'username': [_Tagged('root')]}, 'retries': 3, 'region_id': (_Tagged('cn-hangzhou'),)})
     assert value == {'filters': {'username': ['root']}, 'retries': 3, 'region_id': ['cn-hangzhou']}
-    assert type(value['filters']['username'][0]) is str
-    assert all(type(key) is str for key in value)
+    assert value['filters']['username'][0].__class__ is str
+    assert all(key.__class__ is str for key in value)

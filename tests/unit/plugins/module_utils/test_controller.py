@@ -81,7 +81,8 @@ def test_debug_sdk_is_set_aside_and_restored():
 
 def test_option_names_include_aliases():
     assert {'region', 'alicloud_region', 'secret_key', 'endpoint', 'concurrency'} <= option_names()
-    assert 'region_id' in option_names(aliases=False) and 'region' not in option_names(aliases=False)
+    assert option_names(aliases=False)['region_id'] == ('region', 'alicloud_region')
+    assert 'region' not in option_names(aliases=False)
 
 
 def test_a_region_listing_reads_every_page_of_the_region_without_instance_filter(endpoint):
@@ -121,3 +122,11 @@ def test_filters_become_the_modules_criteria():
     criteria = criteria_from_filters({'username': 'ROOT', 'active': 'no'})
     assert criteria.match({'username': 'root', 'connections': [{'status': 'Terminated'}]})
     assert not criteria.match({'username': 'root', 'connections': [{'status': 'Connected'}]})
+
+
+def test_an_empty_region_variable_does_not_hide_the_next_one(endpoint, monkeypatch):
+    monkeypatch.setenv('ALIBABA_CLOUD_REGION_ID', '')
+    monkeypatch.setenv('ALICLOUD_REGION', 'cn-shanghai,cn-hangzhou')
+    given = options(endpoint)
+    del given['region_id']
+    assert connect(given).region_ids == ['cn-shanghai', 'cn-hangzhou']
