@@ -15,7 +15,7 @@ import os
 import re
 import threading
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.errors import AnsibleFallbackNotFound
 
 from ansible_collections.alicloud.ecs.plugins.module_utils import credentials as creds
 from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
@@ -23,6 +23,17 @@ from ansible_collections.alicloud.ecs.plugins.module_utils.endpoints import (
     ENDPOINT_TYPES, endpoint_for, endpoint_problem, is_region_id, proxy_problem)
 from ansible_collections.alicloud.ecs.plugins.module_utils.retries import (
     DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY, DEFAULT_RETRIES, RetryPolicy)
+
+
+def first_set_env_fallback(*names):
+    """The first of the environment variables ``names`` that is set and not empty, as credentials.py reads them.
+
+    ansible-core's ``env_fallback`` takes the first one that exists, so an empty variable would hide the next.
+    """
+    value = creds.first_env(os.environ, names)
+    if value is None:
+        raise AnsibleFallbackNotFound
+    return value
 
 
 def connection_argument_spec():
@@ -38,7 +49,7 @@ def connection_argument_spec():
         role_session_expiration=dict(type='int'),
         ecs_ram_role=dict(type='str', aliases=['ecs_role_name']),
         region_id=dict(type='list', elements='str', required=True, aliases=['region', 'alicloud_region'],
-                       fallback=(env_fallback, list(creds.ENV_REGION))),
+                       fallback=(first_set_env_fallback, list(creds.ENV_REGION))),
         endpoint=dict(type='str'),
         endpoint_type=dict(type='str', default='public', choices=list(ENDPOINT_TYPES)),
         protocol=dict(type='str', default='https', choices=['https', 'http']),
