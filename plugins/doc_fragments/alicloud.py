@@ -222,6 +222,7 @@ notes:
 requirements:
   - python >= 3.8
   - alibabacloud-tea-openapi >= 0.4.6
+  - alibabacloud-credentials >= 1.0.12 and darabonba-core >= 1.0.8 (normally installed with alibabacloud-tea-openapi)
 '''
 
     # The client-side selection shared by the modules that list sessions.
