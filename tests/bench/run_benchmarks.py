@@ -15,6 +15,7 @@ only when something is functionally wrong (records missing or duplicated, a task
   6. 100,000 sessions: peak memory of the module process and the size of its result
   7. the enrichment filter at 10,000 hosts x 100,000 sessions (bench_enrich.py)
   8. a fleet-wide audit spread over Ansible's forks (the measured example of docs/scaling.md)
+  9. the terminal_sessions inventory plugin: 10,000 hosts, 1 and 2 regions of 20,000 sessions, cold and cached
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ BIG_REGIONS = ('cn-hangzhou', 'us-west-1', 'us-east-1', 'eu-central-1', 'eu-west
                'ap-southeast-5', 'me-east-1')
 FORK_REGIONS, FORK_COUNT = MULTI_REGIONS[:4], 1000
 NO_MATCH = {'username': ['nobody-at-all']}
+INVENTORY_REGIONS, INVENTORY_COUNT, INVENTORY_HOSTS = ('cn-nanjing', 'cn-fuzhou'), 20000, 10000
 
 
 class Bench:
@@ -79,6 +81,10 @@ class Bench:
         for region in MULTI_REGIONS:
             regions.setdefault(region, make_sessions(region, 1000))
         regions[INSTANCE_REGION] = make_sessions(INSTANCE_REGION, INSTANCE_COUNT, instance_ids=INSTANCES)
+        if self.wanted(9):
+            for index, region in enumerate(INVENTORY_REGIONS):
+                instances = ['i-inv%d%06d' % (index, n) for n in range(INVENTORY_HOSTS // len(INVENTORY_REGIONS))]
+                regions[region] = make_sessions(region, INVENTORY_COUNT, instance_ids=instances)
         if self.wanted(6):
             for region in BIG_REGIONS:
                 regions.setdefault(region, make_sessions(region, 10000))
@@ -657,6 +663,90 @@ CHANGES = (
 )
 
 
+# 9 -------------------------------------------------------------------------------------------------------------------
+INVENTORY_PLAY = """- name: Count the hosts the inventory grouped
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Write the size of the group
+      ansible.builtin.copy:
+        content: "{{ groups['has_root_sessions'] | default([]) | length }}"
+        dest: "{{ result_file }}"
+"""
+
+
+def bench_inventory(bench):
+    """ansible-playbook with a static source of 10,000 hosts, then with the plugin after it; checked with ansible-inventory."""
+    folder = bench.tmp / 'inventory'
+    folder.mkdir(exist_ok=True)
+    static = folder / '10-hosts.yml'
+    hosts = {}
+    for index, region in enumerate(INVENTORY_REGIONS):
+        for n in range(INVENTORY_HOSTS // len(INVENTORY_REGIONS)):
+            hosts['host-%d-%06d' % (index, n)] = {'instance_id': 'i-inv%d%06d' % (index, n)}
+    static.write_text(json.dumps({'all': {'hosts': hosts}}))
+    source = folder / '20-terminal_sessions.yml'
+    play = bench.tmp / 'inventory_play.yml'
+    play.write_text(INVENTORY_PLAY)
+    result_file = bench.tmp / 'inventory_result.txt'
+    sessions, roots = {}, {}
+    for region in INVENTORY_REGIONS:
+        for raw in bench.seed[region]:
+            for conn in raw['Connections']['Connection']:
+                sessions[conn['InstanceId']] = sessions.get(conn['InstanceId'], 0) + 1
+                roots[conn['InstanceId']] = roots.get(conn['InstanceId'], 0) + (raw.get('Username') == 'root')
+
+    def configure(regions, cached=False):
+        config = dict(bench.connection(region_id=list(regions)), plugin='alicloud.ecs.terminal_sessions',
+                      max_sessions_per_host=5, groups={'has_root_sessions': 'ecs_terminal_session_summary.root_session_count > 0'})
+        if cached:
+            config.update(cache=True, cache_plugin='ansible.builtin.jsonfile', cache_connection=str(bench.tmp / 'inventory-cache'))
+        source.write_text(json.dumps(config))
+        return ['-i', str(static)] + (['-i', str(source)] if regions else [])
+
+    def play_run(regions, cached=False):
+        sources = configure(regions, cached)
+        bench.with_latency()
+        done = run_process([str(Path(sys.executable).parent / 'ansible-playbook'), *sources, str(play), '-e', 'result_file=%s' % result_file],
+                           bench.env)
+        check(done.returncode == 0, 'ansible-playbook failed:\n%s\n%s' % (done.stdout[-3000:], done.stderr[-3000:]))
+        expected = sum(1 for name, variables in hosts.items() if roots.get(variables['instance_id'])
+                       and INVENTORY_REGIONS[int(name[5])] in regions)
+        check(int(result_file.read_text()) == expected, 'has_root_sessions has %s hosts, expected %d' % (result_file.read_text(), expected))
+        return done.wall, bench.calls(), done.peak_rss
+
+    static_only = play_run(())
+    one = play_run(INVENTORY_REGIONS[:1])
+    two = play_run(INVENTORY_REGIONS)
+    filled = play_run(INVENTORY_REGIONS, cached=True)
+    warm = play_run(INVENTORY_REGIONS, cached=True)
+    check(warm[1] == 0, 'the cached run made %d calls' % warm[1])
+
+    # Every host's facts, once, through ansible-inventory (its JSON output of ~100 MB is not timed).
+    listing = bench.tmp / 'inventory.json'
+    done = run_process([str(Path(sys.executable).parent / 'ansible-inventory'), *configure(INVENTORY_REGIONS, cached=True),
+                        '--list', '--output', str(listing)], bench.env)
+    check(done.returncode == 0, 'ansible-inventory failed:\n%s' % done.stderr[-3000:])
+    for name, variables in json.loads(listing.read_text())['_meta']['hostvars'].items():
+        count = variables['ecs_terminal_session_summary']['session_count']
+        check(count == sessions.get(variables['instance_id'], 0), '%s: %d sessions' % (name, count))
+        check(len(variables['ecs_terminal_sessions']) == min(5, count), '%s: %d sessions listed' % (name, len(variables['ecs_terminal_sessions'])))
+
+    rows = []
+    for label, (wall, calls, rss) in (('static source alone', static_only), ('+ plugin, 1 region', one), ('+ plugin, 2 regions', two),
+                                      ('+ plugin, 2 regions, cache filled', filled), ('+ plugin, 2 regions, from the cache', warm)):
+        rows.append([label, '%d' % calls, '%.1f' % wall, '%.1f' % (wall - static_only[0]), '%.0f' % mib(rss)])
+    notes = ['%d hosts; %d sessions per region over %d instances each; a play on localhost, so the figures are the inventory\'s '
+             'cost; one run per line. Each host\'s session count and list were checked once through ansible-inventory '
+             '(its ~100 MB JSON output is not timed).' % (INVENTORY_HOSTS, INVENTORY_COUNT, INVENTORY_HOSTS // len(INVENTORY_REGIONS)),
+             'Two regions (twice the calls) take %.2fx the time of one: regions are listed concurrently.'
+             % ((two[0] - static_only[0]) / max(one[0] - static_only[0], 0.001)),
+             'From the cache the plugin makes no call; what remains is the join and ansible-core storing two variables and '
+             'evaluating one `groups` expression per host.']
+    bench.section('9. The terminal_sessions inventory plugin, %d hosts' % INVENTORY_HOSTS,
+                  ('ansible-playbook, inventory of', 'API calls', 'seconds', 'plugin share (s)', 'peak RSS (MiB)'), rows, notes)
+
+
 def write_report(bench, path, started, wall, load_before, load_after):
     info = machine()
     versions = ', '.join('%s %s' % item for item in info['versions'].items())
@@ -722,7 +812,7 @@ def main():
             print('alicloud.ecs benchmarks: latency %s ms per call, best of %d; endpoint %s://%s' % (
                 bench.latency_text(), args.repeat, bench.endpoint.protocol, bench.endpoint.endpoint))
             for number, function in ((1, bench_calls), (2, bench_head_to_head), (3, bench_regions), (4, bench_instances),
-                                     (5, bench_startup), (6, bench_memory), (7, bench_enrich), (8, bench_forks)):
+                                     (5, bench_startup), (6, bench_memory), (7, bench_enrich), (8, bench_forks), (9, bench_inventory)):
                 if bench.wanted(number):
                     began = time.time()
                     function(bench)
