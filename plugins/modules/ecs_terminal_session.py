@@ -17,7 +17,7 @@ description:
     M(alicloud.ecs.ecs_terminal_session_info) (for example every open root session on these instances).
   - The sessions are listed first through the same code as M(alicloud.ecs.ecs_terminal_session_info),
     so only sessions that are open are ended. A session that is closing (a connection C(Terminating)) or
-    closed is skipped and is not a change; running the task again changes nothing.
+    closed is left as it is (see RV(not_ended)) and is not a change; running the task again changes nothing.
   - Ending a session closes it for good, on every instance it reached. With O(instance_id), a session is
     ended when it is open on one of those instances, and RV(ended[].other_instance_ids) lists the other
     instances it reached, which lose their connection too.
@@ -45,7 +45,7 @@ options:
   session_id:
     description:
       - The sessions to end, one ID or a list.
-      - A session ID the service does not know is not a failure; it is reported in RV(skipped) with the
+      - A session ID the service does not know is not a failure; it is reported in RV(not_ended) with the
         service's error code.
     type: list
     elements: str
@@ -63,7 +63,7 @@ options:
 notes:
   - Ending twice is harmless, so a task whose call timed out may simply be run again.
   - When the service refuses the permission, the run stops at once (every further call would be refused too)
-    and the task fails naming C(ecs:EndTerminalSession); the sessions not attempted are in RV(skipped).
+    and the task fails naming C(ecs:EndTerminalSession); the sessions not attempted are in RV(not_ended).
   - When some sessions could not be ended, the task fails; RV(ended) still says which sessions this run ended.
 seealso:
   - module: alicloud.ecs.ecs_terminal_session_info
@@ -127,8 +127,11 @@ ended:
       description: Request ID of the EndTerminalSession call (not in check mode).
       type: str
       sample: 473469C7-AA6F-4DC5-B3DB-A3DC0DE3C83E
-skipped:
-  description: Selected sessions that were not ended, each with why.
+not_ended:
+  description:
+    - Selected sessions that were not ended, each with why.
+    - Not called C(skipped), which Ansible reads as the status of the task itself (a task returning a non-empty
+      C(skipped) would be reported as skipped, and ansible-core 2.21 replaces that value with a boolean).
   returned: always
   type: list
   elements: dict
@@ -142,7 +145,7 @@ skipped:
       type: str
       sample: cn-hangzhou
     reason:
-      description: Why it was skipped - already closed, already closing, unknown to the service, or not attempted.
+      description: Why it was not ended - already closed, already closing, unknown to the service, or not attempted.
       type: str
       sample: already closed
     error_code:
@@ -216,7 +219,7 @@ def main():
         listed = list_sessions(module.connection, plan, criteria, concurrency=module.params['concurrency'])
     except ListingFailure as failure:
         module.fail_json_alicloud(failure.error, 'Failed to list the sessions to end (%s)' % failure.key.label(),
-                                  api_calls=failure.api_calls, ended=[], skipped=[], failures=[])
+                                  api_calls=failure.api_calls, ended=[], not_ended=[], failures=[])
 
     targets, skipped = choose(listed.sessions, instance_ids)
     listed_ids = set(session['session_id'] for session in listed.sessions)
@@ -234,7 +237,7 @@ def main():
     skipped.extend(item for item in outcome.skipped if item['session_id'] not in ended_ids)
     # An unlisted ID is tried in every region: report it once.
     skipped = _unique_by_id(skipped)
-    result = dict(changed=bool(outcome.ended), ended=outcome.ended, skipped=skipped, failures=outcome.failures,
+    result = dict(changed=bool(outcome.ended), ended=outcome.ended, not_ended=skipped, failures=outcome.failures,
                   api_calls=listed.api_calls + counter.count)
     if outcome.refused is not None:
         module.fail_json_alicloud(outcome.refused, 'Ending terminal sessions stopped: the permission was refused', **result)
