@@ -31,6 +31,10 @@ try:
 except ImportError:  # ansible-core before 2.19
     _native_type_name = None
 
+# Before 2.19, ansible-core hands plugins its own subclasses of these (AnsibleUnicode, AnsibleSequence and
+# AnsibleMapping from YAML, AnsibleUnsafeText and AnsibleUnsafeBytes from templating, NativeJinjaText...).
+_NATIVE_TYPES = (bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set, frozenset)
+
 # What `data` may be, for error messages.
 DATA_FORMS = ('the result registered from alicloud.ecs.ecs_terminal_session_info, its sessions list, '
               'a DescribeTerminalSessions response (with Sessions) or a list of them, or a list of sessions')
@@ -50,7 +54,12 @@ def type_name(value):
     """The name of ``value``'s type as a playbook author knows it (``dict``, ``list``, ``str``...)."""
     if _native_type_name is not None:
         return _native_type_name(value)
-    return type(value).__name__
+    kind = type(value)
+    if kind.__module__ == 'ansible' or kind.__module__.startswith('ansible.'):
+        for base in kind.__mro__:
+            if base in _NATIVE_TYPES:
+                return base.__name__
+    return kind.__name__
 
 
 def is_list(value):

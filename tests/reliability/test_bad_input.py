@@ -15,7 +15,8 @@ DROP = object()
 KEYS = ('access_key_id', 'access_key_secret', 'security_token')
 OTHER_QUERY_TOKEN = encode_resume_token(ListingKey('cn-shanghai'), ResumePoint('AAAA', 3))
 
-# (option, value given or a description of the combination, overrides, expected text naming the option)
+# (option, value given or a description of the combination, overrides, expected text naming the option, or a tuple of
+# texts: ansible-core's own messages differ between releases, e.g. "is of type <class 'dict'>" before 2.19)
 CASES = [
     ('access_key_id', 'LTAI key with spaces', {'access_key_id': 'LTAI key with spaces'}, 'access_key_id:'),
     ('access_key_id', "a list ['LTAIa', 'LTAIb']", {'access_key_id': ['LTAIa', 'LTAIb']}, 'access_key_id:'),
@@ -71,13 +72,13 @@ CASES = [
     ('filters', 'true', {'filters': True}, "argument 'filters'"),
     ('filters', 'not key=value', {'filters': 'root only'}, "argument 'filters'"),
     ('filters', 'an unknown criterion colour', {'filters': {'colour': 'red'}}, 'filters.colour'),
-    ('filters.username', "a dict {'root': 1}", {'filters': {'username': {'root': 1}}}, "'username' is of type dict found in 'filters'"),
-    ('filters.principal_id', "a dict {'p': 1}", {'filters': {'principal_id': {'p': 1}}}, "'principal_id' is of type dict found in 'filters'"),
+    ('filters.username', "a dict {'root': 1}", {'filters': {'username': {'root': 1}}}, ("argument 'username' is of type", "found in 'filters'")),
+    ('filters.principal_id', "a dict {'p': 1}", {'filters': {'principal_id': {'p': 1}}}, ("argument 'principal_id' is of type", "found in 'filters'")),
     ('filters.identity_type', 'Robot', {'filters': {'identity_type': 'Robot'}}, 'filters.identity_type: unknown value robot'),
     ('filters.client_ip', '10.0.0.0/33', {'filters': {'client_ip': '10.0.0.0/33'}}, 'filters.client_ip'),
     ('filters.status', 'Conected (a typo)', {'filters': {'status': ['Connected', 'Conected']}}, 'filters.status: unknown value conected'),
-    ('filters.active', 'maybe', {'filters': {'active': 'maybe'}}, "'active' is of type str found in 'filters'"),
-    ('filters.port_forwarding', 'sometimes', {'filters': {'port_forwarding': 'sometimes'}}, "'port_forwarding' is of type str found in 'filters'"),
+    ('filters.active', 'maybe', {'filters': {'active': 'maybe'}}, ("argument 'active' is of type", "found in 'filters'")),
+    ('filters.port_forwarding', 'sometimes', {'filters': {'port_forwarding': 'sometimes'}}, ("argument 'port_forwarding' is of type", "found in 'filters'")),
     ('filters.created_after', 'last tuesday', {'filters': {'created_after': 'last tuesday'}}, 'filters.created_after'),
     ('filters.created_before', '99999999999999w', {'filters': {'created_before': '99999999999999w'}}, 'filters.created_before'),
     ('filters.created_after', 'later than created_before', {'filters': {'created_after': '1d', 'created_before': '7d'}},
@@ -125,7 +126,8 @@ def test_bad_input_fails_before_any_call_naming_the_option(runs, record, index):
     calls = run.stats()['calls']
     record(kind='bad_input', option=option, value=value, message=run.msg[:160], endpoint_calls=calls, secret_hits=run.secret_hits())
     assert run.failed, run.result
-    assert text in run.msg, run.msg
+    for fragment in text if isinstance(text, tuple) else (text,):
+        assert fragment in run.msg, run.msg
     assert option.split('.')[-1] in run.msg
     assert 'Traceback' not in run.msg and 'MODULE FAILURE' not in run.msg
     assert calls == 0 and not run.result.get('api_calls')
