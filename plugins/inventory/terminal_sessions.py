@@ -79,7 +79,6 @@ notes:
 '''
 
 EXAMPLES = r'''
----
 # inventory/10-hosts.yml is any source that defines the hosts and their instance IDs; here a static file.
 # inventory/20-terminal_sessions.yml (the name must end in terminal_sessions.yml):
 plugin: alicloud.ecs.terminal_sessions
@@ -89,6 +88,9 @@ region_id:
 # The host variable holding the instance ID (alibaba.alicloud's alicloud_ecs sets instance_id).
 instance_id_var: instance_id
 max_sessions_per_host: 20
+# Only the last four weeks' sessions are kept by the service; select fewer with the module's criteria.
+filters:
+  created_after: 7d
 groups:
   ecs_sessions_active: ecs_terminal_session_summary.active_session_count > 0
   has_root_sessions: ecs_terminal_session_summary.root_session_count > 0
@@ -101,16 +103,8 @@ cache: true
 cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/ansible/alicloud_terminal_sessions
 cache_timeout: 900
-
----
-# Only the last seven days' sessions, and credentials from the environment
-# (ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET):
-plugin: alicloud.ecs.terminal_sessions
-region_id: cn-hangzhou
-filters:
-  created_after: 7d
-groups:
-  recent_root_sessions: ecs_terminal_session_summary.root_session_count > 0
+# Credentials come from the environment (ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET),
+# an ECS RAM role (ecs_ram_role: audit-reader) or a CLI profile (profile: audit); keep keys out of this file.
 '''
 
 from collections.abc import Mapping
@@ -132,7 +126,7 @@ else:
 
 from ansible_collections.alicloud.ecs.plugins.module_utils.controller import (
     ControllerError, connect, criteria_from_filters, listing_source, option_names, sessions_of_regions)
-from ansible_collections.alicloud.ecs.plugins.module_utils.enrichment import enrich, select
+from ansible_collections.alicloud.ecs.plugins.module_utils.enrichment import enrich, select, type_name
 
 SESSIONS_VAR = 'ecs_terminal_sessions'
 SUMMARY_VAR = 'ecs_terminal_session_summary'
@@ -206,7 +200,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 continue
             if not isinstance(instance_id, str):
                 message = '%s: host %s: the variable %r should hold an instance ID (a string); got %s' % (
-                    self.NAME, host.name, name, type(instance_id).__name__)
+                    self.NAME, host.name, name, type_name(instance_id))
                 if strict:
                     raise AnsibleParserError(message)
                 self.display.warning(message + '; the host is left untouched')

@@ -23,6 +23,7 @@ from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
 from ansible_collections.alicloud.ecs.plugins.module_utils.connection import Connection, OptionError, connection_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import CredentialError
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError, filters_argument_spec
+from ansible_collections.alicloud.ecs.plugins.module_utils.enrichment import type_name
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, describe, scrub
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import ListingFailure, list_sessions, query_plan
 
@@ -88,7 +89,7 @@ def criteria_from_filters(filters):
         return None
     if not isinstance(filters, Mapping):
         raise ControllerError('filters: expected a dictionary of criteria (username, status, created_after, ...); got %s'
-                              % type(filters).__name__)
+                              % type_name(filters))
     validated = ArgumentSpecValidator({'filters': filters_argument_spec()}).validate({'filters': dict(filters)})
     if validated.error_messages:
         raise ControllerError('; '.join(validated.error_messages))
