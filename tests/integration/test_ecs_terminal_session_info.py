@@ -149,6 +149,8 @@ def test_bad_keys_fail_with_a_clear_message(runner, endpoint_factory, overrides,
     ({'region_id': ['cn-hangzhou', 'cn-shanghai'], 'max_items': 5}, 'max_items and next_token need a single query'),
     ({'next_token': 'AAAAAdDWBF2'}, 'next_token cannot be used'),
     ({'filters': {'created_after': 'last tuesday'}}, 'filters.created_after'),
+    # not a dict: named by the module's own AnsibleModule._load_params override (ansible-core alone fails with a traceback)
+    ({'filters': True}, "argument 'filters'"),
     ({'query': '[?'}, 'query:'),
 ])
 def test_bad_options_fail_before_any_call(runner, endpoint_factory, overrides, text):
