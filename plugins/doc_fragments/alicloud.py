@@ -11,15 +11,6 @@ import yaml
 from ansible_collections.alicloud.ecs.plugins.module_utils import credentials
 
 
-_PLUGIN_ENVIRONMENT = {
-    'access_key_id': credentials.ENV_ACCESS_KEY_ID,
-    'access_key_secret': credentials.ENV_ACCESS_KEY_SECRET,
-    'security_token': credentials.ENV_SECURITY_TOKEN,
-    'profile': credentials.ENV_PROFILE,
-    'shared_credentials_file': credentials.ENV_SHARED_CREDENTIALS_FILE,
-    'region_id': credentials.ENV_REGION,
-}
-
 _PLUGIN_NOTES = [
     'Every option is checked before any call; a wrong type, a value out of range or a contradictory combination '
     'fails the plugin with a message that names the option.',
@@ -44,7 +35,7 @@ def _plugin_variant(documentation):
     for task_words, plugin_words in _PLUGIN_WORDING:
         documentation = documentation.replace(task_words, plugin_words)
     doc = yaml.safe_load(documentation)
-    for name, variables in _PLUGIN_ENVIRONMENT.items():
+    for name, variables in credentials.ENV_BY_OPTION.items():
         doc['options'][name]['env'] = [dict(name=variable) for variable in variables]
     doc['notes'] = list(_PLUGIN_NOTES)
     return yaml.safe_dump(doc, default_flow_style=False, sort_keys=False, width=120)

@@ -20,6 +20,15 @@ ENV_SECURITY_TOKEN = ('ALIBABA_CLOUD_SECURITY_TOKEN', 'ALICLOUD_SECURITY_TOKEN')
 ENV_PROFILE = ('ALIBABA_CLOUD_PROFILE', 'ALICLOUD_PROFILE')
 ENV_SHARED_CREDENTIALS_FILE = ('ALICLOUD_SHARED_CREDENTIALS_FILE',)
 ENV_REGION = ('ALIBABA_CLOUD_REGION_ID', 'ALICLOUD_REGION', 'ALICLOUD_REGION_ID')
+# Option -> the environment variables read for it, first set wins (documented for plugins, tested against the guide).
+ENV_BY_OPTION = {
+    'access_key_id': ENV_ACCESS_KEY_ID,
+    'access_key_secret': ENV_ACCESS_KEY_SECRET,
+    'security_token': ENV_SECURITY_TOKEN,
+    'profile': ENV_PROFILE,
+    'shared_credentials_file': ENV_SHARED_CREDENTIALS_FILE,
+    'region_id': ENV_REGION,
+}
 _ACCESS_KEY_ID_RE = re.compile(r'^[A-Za-z0-9._-]+$')
 
 

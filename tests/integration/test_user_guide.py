@@ -193,14 +193,7 @@ def test_the_guide_lists_the_environment_variables_of_the_code_in_its_order():
         match = re.match(r'^\s*\| `(\w+)` \| (`[A-Z_]+`(?:, `[A-Z_]+`)*) \|$', line)
         if match:
             rows[match.group(1)] = tuple(re.findall(r'`([A-Z_]+)`', match.group(2)))
-    assert rows == {
-        'access_key_id': credentials.ENV_ACCESS_KEY_ID,
-        'access_key_secret': credentials.ENV_ACCESS_KEY_SECRET,
-        'security_token': credentials.ENV_SECURITY_TOKEN,
-        'profile': credentials.ENV_PROFILE,
-        'shared_credentials_file': credentials.ENV_SHARED_CREDENTIALS_FILE,
-        'region_id': credentials.ENV_REGION,
-    }
+    assert rows == credentials.ENV_BY_OPTION
 
 
 def test_the_guide_names_every_module_of_the_action_group():
