@@ -24,10 +24,12 @@ MATRIX_SANITY ?= $(firstword $(MATRIX_CORES)) $(filter-out $(firstword $(MATRIX_
 MATRIX_DIR := $(BUILD)/matrix
 # Virtualenvs set up at once (pip is mostly waiting on the network); output is grouped per virtualenv.
 MATRIX_JOBS ?= 3
+# Each core's tests/security run writes its rows here (<core>.json); security-report merges them into docs/reliability.md.
+SECURITY_RESULTS := $(BUILD)/security
 matrix_python = $(word 2,$(subst :, ,$(filter $(1):%,$(MATRIX))))
 matrix_venv = $(MATRIX_DIR)/$(1)/venv
 
-.PHONY: help setup demo test sanity units integration reliability docs-check bench build clean lint changelog-lint
+.PHONY: help setup demo test sanity units integration reliability security security-report docs-check bench build clean lint changelog-lint
 
 help:
 	@echo "make demo   - start the local ECS endpoint and run the example playbook against it"
@@ -53,7 +55,11 @@ demo: setup
 
 # Units, integration and sanity run in test-matrix: units and integration on every supported ansible-core
 # (2.19 included), sanity on the oldest and the newest (`make sanity` runs it with $(VENV)'s 2.19 as well).
-test: lint changelog-lint docs-check test-matrix reliability
+test: lint changelog-lint docs-check test-matrix security-report reliability
+
+# The security table of docs/reliability.md, from the tests/security runs of test-matrix (every core's results).
+security-report: setup
+	$(VPY) tests/security/security_report.py $(SECURITY_RESULTS) docs/reliability.md
 
 sanity: setup
 	tests/tools/sanity.sh $(BUILD)/sanity $(VPY)
@@ -64,6 +70,9 @@ units: setup
 integration: setup
 	cd $(BUILD) && $(TEST_ENV) $(VPY) -m pytest -q -p no:cacheprovider -n 2 $(CURDIR)/tests/integration
 
+security: setup
+	cd $(BUILD) && $(TEST_ENV) $(VPY) -m pytest -q -p no:cacheprovider -n 2 $(CURDIR)/tests/security
+
 # --- the ansible-core matrix: units + integration on every core of MATRIX, sanity on MATRIX_SANITY ---
 MATRIX_TESTS = $(addprefix matrix-,$(MATRIX_CORES))
 MATRIX_SANITY_TESTS = $(addprefix sanity-,$(MATRIX_CORES))
@@ -72,7 +81,8 @@ MATRIX_SANITY_TESTS = $(addprefix sanity-,$(MATRIX_CORES))
 # Every core runs, even after one failed (a virtualenv that could not be set up is tried again by its core's
 # target); the summary names the failed cores, and any failure fails the target.
 test-matrix: $(LINK)
-	@$(MAKE) --no-print-directory matrix-setup || echo "test-matrix: each core set up again on its own below"; \
+	@rm -rf $(SECURITY_RESULTS); \
+	$(MAKE) --no-print-directory matrix-setup || echo "test-matrix: each core set up again on its own below"; \
 	failed=(); summary=(); \
 	for job in $(foreach core,$(MATRIX_CORES),'matrix-$(core)|ansible-core $(core) on Python $(call matrix_python,$(core)): units + integration') \
 	           $(foreach core,$(MATRIX_SANITY),'sanity-$(core)|ansible-core $(core) on Python $(call matrix_python,$(core)): sanity'); do \
@@ -115,6 +125,10 @@ $(MATRIX_TESTS): matrix-%: $(MATRIX_DIR)/%/venv/.ready $(LINK)
 	echo "test-matrix: $$label: tests/integration"; \
 	$(call TEST_ENV_FOR,$(call matrix_venv,$*)) $(call matrix_venv,$*)/bin/python -m pytest -q -p no:cacheprovider -n 2 $(CURDIR)/tests/integration \
 	    || { echo "test-matrix: $$label: integration tests failed" >&2; status=1; }; \
+	echo "test-matrix: $$label: tests/security ($(if $(filter $*,$(MATRIX_SANITY)),every case,the cases marked every_core))"; \
+	$(call TEST_ENV_FOR,$(call matrix_venv,$*)) ALICLOUD_ECS_SECURITY_RESULTS=$(SECURITY_RESULTS) \
+	    $(call matrix_venv,$*)/bin/python -m pytest -q -p no:cacheprovider -n 2 $(if $(filter $*,$(MATRIX_SANITY)),,-m every_core) \
+	    $(CURDIR)/tests/security || { echo "test-matrix: $$label: security tests failed" >&2; status=1; }; \
 	exit $$status
 
 # The whole ansible-test sanity suite with that core's ansible-test, in its own copy under build/sanity-<core>.

@@ -22,7 +22,7 @@ def test_the_built_tarball_installs_and_runs(runner, endpoint_factory, tmp_path)
     with tarfile.open(tarball) as archive:
         names = archive.getnames()
     assert 'plugins/modules/ecs_terminal_session_info.py' in names
-    assert 'meta/runtime.yml' in names and 'README.md' in names
+    assert 'meta/runtime.yml' in names and 'README.md' in names and 'SECURITY.md' in names
     # What ansible-builder reads from the installed collection, and the documentation users need.
     assert {'meta/execution-environment.yml', 'requirements.txt', 'docs/user-guide.md', 'docs/examples/session_facts.yml',
             'changelogs/config.yaml'} <= set(names)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import datetime
 import platform
+import sys
 import time
 from importlib import metadata
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'security'))
+from security_report import keep_section, scan as scan_encodings  # noqa: E402 pylint: disable=wrong-import-position
 
 COLUMNS = ('Case', 'Fault injected', 'Outcome', 'Records lost', 'Records duplicated', 'API calls (module / endpoint)',
            'Secret hits', 'Test')
@@ -13,8 +18,8 @@ MAKE_COMMAND = '`make reliability`: `cd build && <TEST_ENV> python -m pytest -q 
 
 
 def scan(text, secrets):
-    """How many times any of ``secrets`` occurs in ``text``."""
-    return sum(text.count(secret) for secret in secrets if secret)
+    """How many times any of ``secrets`` occurs in ``text``: raw, URL-encoded, repr-escaped or JSON-escaped."""
+    return scan_encodings(text, secrets)
 
 
 def secret_hits_in_requests(requests, secrets, sts_token=None):
@@ -135,8 +140,10 @@ class Report:
         return '\n'.join(lines) + '\n'
 
     def write(self, path, command, ansible_version, exitstatus):
+        """Rewrite ``path``, keeping the security table that tests/security writes into it."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.render(command, ansible_version, exitstatus), encoding='utf-8')
+        old = path.read_text(encoding='utf-8') if path.exists() else ''
+        path.write_text(keep_section(old, self.render(command, ansible_version, exitstatus)), encoding='utf-8')
 
 
 WRITER_NOTES = [
