@@ -17,9 +17,10 @@ _PLUGIN_NOTES = [
     'Credentials are looked up in this order - options in the configuration file, then environment variables (for '
     'each option, the first one set in the order listed), then the SDK\'s default credential chain. When keys are '
     'given, the default chain is never built.',
-    'No secret is ever shown in output, warnings or errors, including at high verbosity. While the plugin calls '
-    'Alibaba Cloud, E(DEBUG=sdk) is set aside (the SDK would log signed headers) and then restored, so the '
-    'controller\'s environment is as it was for later tasks.',
+    'No secret is ever shown in output, warnings or errors, including at high verbosity - neither raw nor '
+    'URL-encoded nor escaped (key secret, STS token, proxy passwords, the temporary credentials of an assumed role). '
+    'The SDK\'s log lines are kept off stderr. While the plugin calls Alibaba Cloud, E(DEBUG=sdk) is set aside (the '
+    'SDK would log signed headers) and then restored, so the controller\'s environment is as it was for later tasks.',
 ]
 
 _PLUGIN_WORDING = [
@@ -65,6 +66,8 @@ options:
       - When not given, the first set of E(ALIBABA_CLOUD_ACCESS_KEY_SECRET), E(ALICLOUD_SECRET_KEY) and
         E(ALICLOUD_SECRET_ACCESS_KEY) is used.
       - Never sent over the network and never shown in any output; requests carry only signatures.
+      - A value with a control character (a newline read from a file), white space or a character outside ASCII
+        is refused before any call, with a message that does not quote it.
     type: str
     aliases: [secret_key, alicloud_secret_key, secret_access_key]
   security_token:
@@ -72,6 +75,9 @@ options:
       - STS security token, for temporary credentials. Needs O(access_key_id) and O(access_key_secret)
         of the same STS key pair.
       - When not given, E(ALIBABA_CLOUD_SECURITY_TOKEN) or E(ALICLOUD_SECURITY_TOKEN) is used.
+      - Sent in a request header, never shown in any output (raw, URL-encoded or escaped). A value with a control
+        character (a newline read from a file), white space or a character outside ASCII is refused before any
+        call, with a message that does not quote it.
     type: str
     aliases: [alicloud_security_token]
   profile:
@@ -154,10 +160,15 @@ options:
     description:
       - Proxy URL for http requests, for example C(http://proxy.example.com:3128); the scheme must be C(http)
         or C(https). The SDK also reads E(HTTP_PROXY) itself, and never honours E(NO_PROXY).
+      - A proxy that needs a password takes it in the URL, C(http://user:password@proxy.example.com:3128),
+        %-encoded or as it is (C(#), C(?), C(@), C(/) and C(:) included; the host follows the last C(@), and a
+        C(%) followed by two hex digits is read as %-encoding). The URL stays visible in results, its password
+        masked (C(********)); no error message quotes it.
     type: str
   https_proxy:
     description:
-      - Proxy URL for https requests, in the same form as O(http_proxy). The SDK also reads E(HTTPS_PROXY) itself.
+      - Proxy URL for https requests, in the same form as O(http_proxy), its password masked in the same way.
+        The SDK also reads E(HTTPS_PROXY) itself.
     type: str
   connect_timeout:
     description:
@@ -207,9 +218,10 @@ notes:
   - Credentials are looked up in this order - task options, environment variables, the SDK's default
     credential chain. Set them once for a play with C(module_defaults) and the action group
     C(group/alicloud.ecs.alicloud).
-  - No secret is ever shown in results, warnings or errors, including at high verbosity. The module
-    neutralises the SDK's E(DEBUG=sdk) request logging in its own process, since that log prints
-    signed headers and STS tokens.
+  - No secret is ever shown in results, warnings or errors, including at high verbosity - neither raw nor
+    URL-encoded nor escaped; this covers the key secret, the STS token, proxy passwords and the temporary
+    credentials of an assumed role. The module neutralises the SDK's E(DEBUG=sdk) request logging in its own
+    process, since that log prints signed headers and STS tokens, and keeps the SDK's log lines off its stderr.
 requirements:
   - python >= 3.8
   - alibabacloud-tea-openapi >= 0.4.6
@@ -264,6 +276,30 @@ options:
           - Keep sessions created before this time, in the same forms as O(filters.created_after).
           - With both, O(filters.created_after) must be the earlier time.
         type: str
+'''
+
+    # The bounds of a listing, shared by the modules that list sessions and the inventory plugin.
+    LISTING = r'''
+options:
+  listing_timeout:
+    description:
+      - Seconds the whole listing may take - every page of every query (regions x instance IDs x session IDs),
+        retries and their waits included. The default is 30 minutes.
+      - When it passes, the calls still in flight are cut off - their connections are shut down, so even an answer
+        trickling in a byte at a time (which O(read_timeout), a bound on each read, never stops) ends - and the
+        listing fails, naming the bound, the query and the pages it had read. A retry whose wait would end after it
+        is not made. A listing is never returned incomplete.
+      - More than 0, at most 604800 (a week).
+    type: float
+    default: 1800
+  max_pages:
+    description:
+      - Pages one query may read, at least 1. The default 1000 is 100,000 sessions at 100 a page, far more than the
+        service keeps (about four weeks of sessions; newer documentation says at most 1,000).
+      - A query with a next page after that many fails, naming the bound and the query, instead of following a
+        service that hands out a fresh C(NextToken) for ever. A listing is never returned incomplete.
+    type: int
+    default: 1000
 '''
 
 

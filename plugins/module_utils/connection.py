@@ -20,7 +20,8 @@ from ansible.module_utils.errors import AnsibleFallbackNotFound
 from ansible_collections.alicloud.ecs.plugins.module_utils import credentials as creds
 from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
 from ansible_collections.alicloud.ecs.plugins.module_utils.endpoints import (
-    ENDPOINT_TYPES, endpoint_for, endpoint_problem, is_region_id, proxy_problem)
+    ENDPOINT_TYPES, ProxyError, endpoint_for, endpoint_problem, is_region_id, parse_proxy, proxy_credentials)
+from ansible_collections.alicloud.ecs.plugins.module_utils.errors import remember_secrets
 from ansible_collections.alicloud.ecs.plugins.module_utils.retries import (
     DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY, DEFAULT_RETRIES, RetryPolicy)
 
@@ -79,13 +80,38 @@ def _check_range(params, name, low=None, high=None):
         raise OptionError('%s must be between %s and %s, got %s' % (name, low, high, value))
 
 
+# Options that are secrets, with their aliases (for masking option values in messages built outside a module).
+SECRET_OPTIONS = ('access_key_secret', 'secret_key', 'alicloud_secret_key', 'secret_access_key',
+                  'security_token', 'alicloud_security_token')
+PROXY_OPTIONS = ('http_proxy', 'https_proxy')
+PATH_OPTIONS = ('ca_bundle', 'shared_credentials_file')
+
+
+def option_secrets(params):
+    """The secret values among raw option values ``params`` (by name or alias): key secret, token, proxy passwords."""
+    found = [params.get(name) for name in SECRET_OPTIONS if isinstance(params.get(name), str)]
+    for name in PROXY_OPTIONS:
+        found.extend(proxy_credentials(params.get(name)))
+    return [value for value in found if value]
+
+
+def _shown(value, limit=80):
+    """``value`` for a message about a value that is not a secret: repr (control characters visible), cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else '%s... (%d characters)' % (text[:limit], len(value))
+
+
 def validate_connection(params):
-    """Check connection options before anything touches the network; returns the region IDs, deduplicated."""
+    """Check connection options before anything touches the network; returns the region IDs, deduplicated.
+
+    Every value that becomes part of a URL or a header is checked whole here (full matches: a trailing newline
+    fails), so that a bad one fails at once, naming its option, instead of failing every retry of every call.
+    """
     regions = []
     for region in params['region_id'] or []:
         region = (region or '').strip()
         if not is_region_id(region):
-            raise OptionError('region_id: %r is not a region ID (for example cn-hangzhou)' % region)
+            raise OptionError('region_id: %s is not a region ID (for example cn-hangzhou)' % _shown(region))
         if region not in regions:
             regions.append(region)
     if not regions:
@@ -93,37 +119,68 @@ def validate_connection(params):
     if params.get('endpoint'):
         problem = endpoint_problem(params['endpoint'])
         if problem:
-            raise OptionError('endpoint %r: %s' % (params['endpoint'], problem))
+            raise OptionError('endpoint %s: %s' % (_shown(params['endpoint']), problem))
     _check_range(params, 'connect_timeout', 0.001, 300)
     _check_range(params, 'read_timeout', 0.001, 600)
     _check_range(params, 'retries', 0, 100)
     _check_range(params, 'retry_delay', 0, 60)
     _check_range(params, 'retry_max_delay', 0, 600)
     _check_range(params, 'role_session_expiration', 900, 43200)
-    for name in ('ca_bundle', 'shared_credentials_file'):
-        if params.get(name) and not os.access(params[name], os.R_OK):
-            raise OptionError('%s: cannot read %s' % (name, params[name]))
-    for name in ('http_proxy', 'https_proxy'):
-        if params.get(name) and proxy_problem(params[name]):
-            raise OptionError('%s: %s' % (name, proxy_problem(params[name])))
+    for name in PATH_OPTIONS:
+        _check_readable(name, params.get(name))
+    for name in PROXY_OPTIONS:
+        if params.get(name):
+            try:
+                parse_proxy(params[name])
+            except ProxyError as error:
+                raise OptionError('%s: %s' % (name, error))
     _check_role(params)
+    _check_profile(params)
     return regions
 
 
-_ROLE_ARN_RE = re.compile(r'^acs:ram::[0-9]+:role/\S+$')
-_ROLE_SESSION_NAME_RE = re.compile(r'^[A-Za-z0-9.@_-]{2,64}$')
+def _check_readable(name, path):
+    if not path:
+        return
+    if '\x00' in path:
+        raise OptionError('%s: the path contains a NUL byte, which no file name can hold' % name)
+    try:
+        readable = os.access(path, os.R_OK)
+    except (TypeError, ValueError, OSError) as error:
+        raise OptionError('%s: cannot check %s: %s' % (name, _shown(path), error))
+    if not readable:
+        raise OptionError('%s: cannot read %s' % (name, _shown(path)))
+
+
+# Checked with fullmatch: ``$`` also matches before a final newline.
+_ROLE_ARN_RE = re.compile(r'acs:ram::[0-9]{1,32}:role/[A-Za-z0-9.@_+=,/-]{1,256}')
+_ROLE_SESSION_NAME_RE = re.compile(r'[A-Za-z0-9.@_-]{2,64}')
+# An ECS instance RAM role name goes into the path of the metadata URL.
+_ECS_RAM_ROLE_RE = re.compile(r'[A-Za-z0-9._-]{1,64}')
+# A profile name is looked up in a file, never sent: anything visible, no control character, no outer white space.
+_PROFILE_RE = re.compile(r'[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,126}[^\x00-\x20\x7f])?')
 
 
 def _check_role(params):
     arn = params.get('ram_role_arn')
-    if arn and not _ROLE_ARN_RE.match(arn):
-        raise OptionError('ram_role_arn: %r is not the ARN of a RAM role (acs:ram::<account ID>:role/<role name>)' % arn)
+    if arn and not _ROLE_ARN_RE.fullmatch(arn):
+        raise OptionError('ram_role_arn: %s is not the ARN of a RAM role (acs:ram::<account ID>:role/<role name>)' % _shown(arn))
     for name in ('role_session_name', 'role_session_expiration'):
         if params.get(name) is not None and not arn:
             raise OptionError('%s is only used with ram_role_arn, which is not set' % name)
     name = params.get('role_session_name')
-    if name is not None and not _ROLE_SESSION_NAME_RE.match(name):
-        raise OptionError('role_session_name: %r is not a session name (2 to 64 letters, digits and . @ - _)' % name)
+    if name is not None and not _ROLE_SESSION_NAME_RE.fullmatch(name):
+        raise OptionError('role_session_name: %s is not a session name (2 to 64 letters, digits and . @ - _)' % _shown(name))
+    role = params.get('ecs_ram_role')
+    if role and not _ECS_RAM_ROLE_RE.fullmatch(role):
+        raise OptionError('ecs_ram_role: %s is not the name of a RAM role (1 to 64 letters, digits and . - _)' % _shown(role))
+
+
+def _check_profile(params):
+    profile = params.get('profile')
+    if profile and not _PROFILE_RE.fullmatch(profile):
+        raise OptionError('profile: %s is not a profile name (at most 128 characters, no control character, no white '
+                          'space at either end)' % _shown(profile))
 
 
 class Connection:
@@ -137,6 +194,8 @@ class Connection:
         self.params = params
         self.region_ids = validate_connection(params)
         self.credential_source = creds.resolve(params, os.environ if environ is None else environ)
+        # Known before any call: every message of this process masks them from now on, wherever it is built.
+        remember_secrets(self.secrets())
         self._clients = {}
         self._lock = threading.Lock()
         self._credential = None
@@ -164,13 +223,19 @@ class Connection:
                 if self._credential is None:
                     self._credential = sdk.build_credential(self.credential_source)
                 settings = dict((name, self.params.get(name)) for name in (
-                    'protocol', 'validate_certs', 'ca_bundle', 'http_proxy', 'https_proxy', 'connect_timeout', 'read_timeout'))
+                    'protocol', 'validate_certs', 'ca_bundle', 'connect_timeout', 'read_timeout'))
+                # Rebuilt with the user and password %-encoded: urllib3 would split a raw ``#`` or ``?`` in a password
+                # and quote the rest in its error.
+                settings.update((name, parse_proxy(self.params[name]).url if self.params.get(name) else None)
+                                for name in PROXY_OPTIONS)
                 settings.update(endpoint=endpoint, pool_size=pool_size)
                 client = self._clients[endpoint] = sdk.RpcClient(settings, self.credential_source, self._credential)
         return client
 
     def secrets(self):
-        """Every secret value these options carry, for scrubbing messages."""
+        """Every secret value these options carry, for scrubbing messages: key secret, STS token (from the options or
+        the environment), proxy passwords; the temporary credentials the SDK obtains are remembered as it gets them
+        (see sdk.build_credential) and masked by every scrub."""
         found = list(self.credential_source.secrets())
-        found.extend(value for value in (self.params.get('access_key_secret'), self.params.get('security_token')) if value)
-        return found
+        found.extend(option_secrets(self.params))
+        return list(dict.fromkeys(found))

@@ -1,11 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: alicloud.ecs contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Listing sessions from the controller (filters, later the inventory plugin).
+"""Listing sessions from the controller (filters, the inventory plugin).
 
 Options are checked against the modules' own argument spec, then listed through the modules'
 own connection, pagination and retry code. The controller's process environment is left as it
 was: ``DEBUG=sdk`` is set aside only while the SDK runs.
+
+Nothing here shows anything: the plugins show the connection's warnings and the warnings of the
+listing's threads through Display (plugins/plugin_utils/thread_warnings.py), which modules cannot import.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,17 +23,19 @@ from collections.abc import Mapping
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
-from ansible_collections.alicloud.ecs.plugins.module_utils.connection import Connection, OptionError, connection_argument_spec
+from ansible_collections.alicloud.ecs.plugins.module_utils.connection import (
+    Connection, OptionError, connection_argument_spec, option_secrets)
 from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import CredentialError
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError, filters_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.enrichment import type_name
-from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, describe, scrub
-from ansible_collections.alicloud.ecs.plugins.module_utils.listing import ListingFailure, list_sessions, query_plan
+from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, describe, remember_secrets, scrub
+from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
+    ListingFailure, list_sessions, listing_bounds, listing_bounds_argument_spec, listing_bounds_problem, query_plan)
 
-LISTING_OPTIONS = {
+LISTING_OPTIONS = dict({
     'concurrency': dict(type='int', default=8),
     'max_results': dict(type='int', default=100),
-}
+}, **listing_bounds_argument_spec())
 
 
 class ControllerError(Exception):
@@ -70,17 +75,22 @@ def connect(options):
     """A :class:`Connection` for plugin keyword arguments, validated like module options."""
     spec = connection_argument_spec()
     spec.update(LISTING_OPTIONS)
+    # Masked in every message from here on (a proxy password, a key secret given to the wrong option).
+    secrets = option_secrets(options)
+    remember_secrets(secrets)
     validated = ArgumentSpecValidator(spec).validate(dict(options))
     if validated.error_messages:
-        raise ControllerError('; '.join(validated.error_messages))
+        raise ControllerError(scrub('; '.join(validated.error_messages), secrets))
     params = validated.validated_parameters
     for name, low, high in (('concurrency', 1, 32), ('max_results', 1, 100)):
         if not low <= params[name] <= high:
             raise ControllerError('%s must be between %d and %d, got %d' % (name, low, high, params[name]))
+    if listing_bounds_problem(params):
+        raise ControllerError(listing_bounds_problem(params))
     try:
         return Connection(params)
     except (OptionError, CredentialError) as error:
-        raise ControllerError(str(error))
+        raise ControllerError(scrub(str(error), secrets))
 
 
 def criteria_from_filters(filters):
@@ -103,13 +113,17 @@ def _require_sdk(alternative):
     if not sdk.HAS_ALIBABA_SDK:
         raise ControllerError('the Python package %s is required to call Alibaba Cloud; install it on the controller%s'
                               % (sdk.SDK_REQUIREMENT, alternative))
+    # The SDK's loggers would print to the controller's stderr (an STS token in a failed refresh's URL).
+    sdk.capture_sdk_logs()
 
 
 def _list(connection, plan, criteria):
     """The :class:`ListingResult` of ``plan``: every page, retried per page, regions concurrently."""
+    sdk.capture_sdk_logs()
     try:
         with sdk_debug_set_aside():
-            return list_sessions(connection, plan, criteria, concurrency=connection.params['concurrency'])
+            return list_sessions(connection, plan, criteria, concurrency=connection.params['concurrency'],
+                                 **listing_bounds(connection.params))
     except ListingFailure as failure:
         action = 'Failed to list terminal sessions (%s)' % failure.key.label()
         error = failure.error
@@ -117,9 +131,8 @@ def _list(connection, plan, criteria):
         raise ControllerError(scrub(message, connection.secrets()))
 
 
-def sessions_of_instances(options, instance_ids, criteria=None):
-    """The sessions of ``instance_ids`` in the regions of ``options``, newest first, each once."""
-    connection = connect(options)
+def sessions_of_instances(connection, instance_ids, criteria=None):
+    """The sessions of ``instance_ids`` in the regions of ``connection`` (see :func:`connect`), newest first, each once."""
     if not instance_ids:
         return []
     _require_sdk(' or pass the registered result of alicloud.ecs.ecs_terminal_session_info as data')

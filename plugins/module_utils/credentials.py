@@ -29,7 +29,11 @@ ENV_BY_OPTION = {
     'shared_credentials_file': ENV_SHARED_CREDENTIALS_FILE,
     'region_id': ENV_REGION,
 }
-_ACCESS_KEY_ID_RE = re.compile(r'^[A-Za-z0-9._-]+$')
+# Checked with fullmatch: ``$`` also matches before a final newline, which would then reach a request header.
+_ACCESS_KEY_ID_RE = re.compile(r'[A-Za-z0-9._-]{1,128}')
+# What a value that travels in a header or is signed can hold: visible ASCII (a key secret or an STS token has no
+# white space, no control character and nothing outside ASCII).
+_HEADER_SAFE_RE = re.compile(r'[\x21-\x7e]+')
 
 
 class CredentialError(ValueError):
@@ -65,6 +69,31 @@ class CredentialSource:
         return [value for value in (self.access_key_secret, self.security_token) if value]
 
 
+def credential_value_problem(value):
+    """Why ``value`` cannot be a key secret or an STS token (which travel in headers or are signed), or None.
+
+    Never quotes the value: it names the kind and the position of the first character that cannot be there.
+    """
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str):
+        return 'expected a string'
+    if _HEADER_SAFE_RE.fullmatch(value):
+        return None
+    for position, char in enumerate(value, 1):
+        if ord(char) < 32 or ord(char) == 127:
+            kind = 'a control character (a newline or carriage return from a file?)'
+        elif char.isspace():
+            kind = 'white space'
+        elif ord(char) > 126:
+            kind = 'a character outside ASCII'
+        else:
+            continue
+        return ('character %d of %d is %s, which a credential never holds and a request header cannot carry; '
+                'the value is not shown' % (position, len(value), kind))
+    return None
+
+
 def first_env(environ, names):
     for name in names:
         value = environ.get(name)
@@ -88,9 +117,13 @@ def resolve(params, environ):
         key_id, secret = first_env(environ, ENV_ACCESS_KEY_ID), first_env(environ, ENV_ACCESS_KEY_SECRET)
         token = first_env(environ, ENV_SECURITY_TOKEN) if key_id and secret else None
 
-    if key_id and not _ACCESS_KEY_ID_RE.match(key_id):
+    if key_id and not (isinstance(key_id, str) and _ACCESS_KEY_ID_RE.fullmatch(key_id)):
         raise CredentialError('access_key_id: an access key ID is made of letters and digits (for example LTAI5t...); this one '
                               'has white space or other characters - a newline from a file, or a list given for a string?')
+    for name, value in (('access_key_secret', secret), ('security_token', token)):
+        problem = credential_value_problem(value)
+        if problem:
+            raise CredentialError('%s%s: %s' % (name, '' if params.get(name) else ' (from its environment variable)', problem))
     if bool(key_id) != bool(secret):
         missing = 'access_key_secret' if key_id else 'access_key_id'
         raise CredentialError('%s is missing: give access_key_id and access_key_secret together (as options or '

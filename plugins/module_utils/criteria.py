@@ -13,7 +13,7 @@ import re
 
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import is_active, is_port_forwarding
 
-_AGE_RE = re.compile(r'^\s*(\d+)\s*([smhdw])\s*$')
+_AGE_RE = re.compile(r'\s*(\d+)\s*([smhdw])\s*')  # fullmatch: ``$`` would also match before a final newline
 _AGE_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
 
 # The criteria and the type of value each takes; shared by the module's argument spec and the filters.
@@ -56,7 +56,7 @@ def parse_iso_time(text):
 
 def parse_time(value, name, now=None):
     """An aware UTC datetime from ISO 8601 text or a relative age such as ``24h`` or ``7d`` before ``now``."""
-    match = _AGE_RE.match(str(value))
+    match = _AGE_RE.fullmatch(str(value))
     try:
         if match:
             seconds = int(match.group(1)) * _AGE_UNITS[match.group(2)]

@@ -12,8 +12,23 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+import os
+import re
+import threading
+
+from urllib.parse import quote, quote_plus
+
+# What a secret is replaced with in any text shown to the user.
+MASK = '********'
+# Shorter values are not masked: they would mask ordinary text and cannot be credentials anyway.
+MIN_SECRET_LENGTH = 4
+
 # Long bodies (an HTML error page) are cut to this many characters in messages.
 MAX_BODY_EXCERPT = 300
+# Characters kept past the cut while masking, so that a secret straddling it (an STS token is about 1,000
+# characters, three times that %-encoded) is still recognised whole.
+SCRUB_MARGIN = 20000
 
 # Hints for error codes whose cause users can fix themselves.
 HINTS = {
@@ -73,15 +88,22 @@ class TokenLoopError(AlicloudError):
 
 
 def excerpt(text, limit=MAX_BODY_EXCERPT):
-    """Collapse white space and cut ``text`` to ``limit`` characters."""
+    """Collapse white space and cut ``text`` to ``limit`` characters, remembered secrets masked first.
+
+    Masking before cutting: a cut through a secret would leave a part of it that no later scrub recognises.
+    """
     if text is None:
         return ''
     if isinstance(text, bytes):
         text = text.decode('utf-8', 'replace')
-    flat = ' '.join(str(text).split())
-    if len(flat) > limit:
-        return flat[:limit] + '... (%d characters cut)' % (len(flat) - limit)
-    return flat
+    text = str(text)
+    # Masked before white space is collapsed (a secret may hold a newline); masking a whole multi-megabyte page would
+    # be slow, and what lies this far past the cut is never shown.
+    shown = ' '.join(scrub(text[:limit + SCRUB_MARGIN]).split())
+    if len(shown) > limit:
+        total = len(' '.join(text.split())) if len(text) > limit + SCRUB_MARGIN else len(shown)
+        return shown[:limit] + '... (%d characters cut)' % max(total - limit, len(shown) - limit)
+    return shown
 
 
 def describe(error, action=None):
@@ -117,11 +139,102 @@ def format_detail(detail):
     return excerpt(detail)
 
 
-def scrub(text, secrets):
-    """Replace every secret value found in ``text`` with a mask."""
-    if not text:
-        return text
+def _escaped_forms(char):
+    """The ways one character of a secret can be written in output: as itself, %-encoded (each UTF-8 byte, either
+    hex case; ``+`` for a space), repr-escaped, JSON-escaped, and JSON-escaped twice (a result inside a message)."""
+    forms = {char, json.dumps(char)[1:-1], repr(char)[1:-1], json.dumps(json.dumps(char)[1:-1])[1:-1],
+             repr(char.encode('utf-8'))[2:-1]}
+    encoded = ''.join('%%%02X' % byte for byte in bytearray(char.encode('utf-8')))
+    forms.update((encoded, encoded.lower()))
+    if char == ' ':
+        forms.add('+')
+    return sorted((form for form in forms if form), key=len, reverse=True)
+
+
+def _secret_pattern(secret):
+    """A regular expression for ``secret`` written with any mix of the encodings of :func:`_escaped_forms`."""
+    return ''.join('(?:%s)' % '|'.join(re.escape(form) for form in _escaped_forms(char)) for char in secret)
+
+
+def secret_forms(secret):
+    """The whole-value encodings of ``secret`` that output commonly carries (for ``no_log`` values and tests)."""
+    forms = {secret, quote(secret, safe=''), quote(secret), quote_plus(secret), repr(secret)[1:-1],
+             json.dumps(secret)[1:-1], json.dumps(json.dumps(secret))[1:-1]}
+    forms.update(form.lower() for form in list(forms) if '%' in form)
+    return sorted(form for form in forms if form)
+
+
+def _variants(secrets):
+    """The values to mask for ``secrets``: each one, and without surrounding white space (a newline from a file)."""
+    found = set()
     for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, '********')
-    return text
+        if not isinstance(secret, str):
+            continue
+        for value in (secret, secret.strip()):
+            if len(value) >= MIN_SECRET_LENGTH:
+                found.add(value)
+    # Longest first, so that a secret containing another is masked whole.
+    return tuple(sorted(found, key=lambda value: (-len(value), value)))
+
+
+class _Registry:
+    """Every secret this process has met (options, proxy passwords, temporary STS credentials).
+
+    Every message goes through :func:`scrub`, which masks these too: a message built far from the options (an SDK
+    log line, a temporary token echoed in an exception) cannot know which values to hide.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._values = set()
+        self._compiled = {}
+        # Ansible forks its workers from a process whose threads may be scrubbing: a child must not inherit a held lock.
+        if hasattr(os, 'register_at_fork'):
+            os.register_at_fork(after_in_child=self._new_lock)
+
+    def _new_lock(self):
+        self._lock = threading.Lock()
+
+    def add(self, values):
+        with self._lock:
+            self._values.update(value for value in values if isinstance(value, str) and value)
+
+    def values(self):
+        with self._lock:
+            return frozenset(self._values)
+
+    def pattern(self, secrets):
+        """One compiled expression for ``secrets`` (a tuple from :func:`_variants`), kept for reuse."""
+        with self._lock:
+            compiled = self._compiled.get(secrets)
+            if compiled is None:
+                if len(self._compiled) > 64:
+                    self._compiled.clear()
+                # Case-insensitive: some encoders write lower-case hex, some tools lower-case whole URLs; masking a
+                # differently-cased copy of a secret costs nothing.
+                compiled = self._compiled[secrets] = re.compile(
+                    '|'.join(_secret_pattern(secret) for secret in secrets), re.IGNORECASE)
+        return compiled
+
+
+SECRETS = _Registry()
+
+
+def remember_secrets(values):
+    """Add ``values`` to the secrets every later :func:`scrub` masks, whatever it is given."""
+    SECRETS.add(values)
+
+
+def scrub(text, secrets=()):
+    """``text`` with every secret masked, in any encoding it can take in output.
+
+    Masks ``secrets`` and every remembered secret (:func:`remember_secrets`): raw, %-encoded (``quote`` and
+    ``quote_plus``, either hex case), repr-escaped and JSON-escaped, or any mix of these, and also the value without
+    surrounding white space.
+    """
+    if not text or not isinstance(text, str):
+        return text
+    variants = _variants(list(secrets or ()) + list(SECRETS.values()))
+    if not variants:
+        return text
+    return SECRETS.pattern(variants).sub(MASK, text)

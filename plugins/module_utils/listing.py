@@ -6,21 +6,55 @@
 Options -> query plan (region x instance ID x session ID) -> each query walked page by page,
 each page retried on its own -> records normalised and filtered as they arrive ->
 deduplicated by (region, session ID) -> newest first.
+
+The whole plan is bounded by one deadline (``listing_timeout``) and each query by ``max_pages``.
+When the deadline passes, the thread that waits for the queries shuts down the sockets of the
+calls still in flight (a body trickled a byte at a time never trips ``read_timeout``, which
+bounds each socket read), and the worker threads are joined before the listing returns.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import threading
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout, wait
 
+from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, excerpt
-from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import ListingKey, paginate
+from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import DEFAULT_MAX_PAGES, ListingKey, paginate
+from ansible_collections.alicloud.ecs.plugins.module_utils.retries import DEFAULT_LISTING_TIMEOUT, Deadline
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import newest_first, normalize_session, unwrap_list
 
 ACTION = 'DescribeTerminalSessions'
+# listing_timeout above a week is a mistake (and infinity or NaN cannot make a deadline).
+MAX_LISTING_TIMEOUT = 7 * 24 * 3600.0
+
+
+def listing_bounds_argument_spec():
+    """``listing_timeout`` and ``max_pages`` (documented in the ``alicloud.ecs.alicloud.listing`` doc fragment)."""
+    return dict(
+        listing_timeout=dict(type='float', default=DEFAULT_LISTING_TIMEOUT),
+        max_pages=dict(type='int', default=DEFAULT_MAX_PAGES),
+    )
+
+
+def listing_bounds_problem(params):
+    """What is wrong with the ``listing_timeout`` and ``max_pages`` of validated ``params``, or None."""
+    timeout, max_pages = params.get('listing_timeout'), params.get('max_pages')
+    if timeout is not None and not (isinstance(timeout, (int, float)) and 0 < timeout <= MAX_LISTING_TIMEOUT):
+        return ('listing_timeout must be more than 0 and at most %d seconds (the time one whole listing may take), got %s'
+                % (MAX_LISTING_TIMEOUT, timeout))
+    if max_pages is not None and max_pages < 1:
+        return 'max_pages must be at least 1 (the pages one query may read), got %d' % max_pages
+    return None
+
+
+def listing_bounds(params):
+    """The keyword arguments of :func:`list_sessions` for the bounds in ``params``."""
+    return dict(listing_timeout=params['listing_timeout'], max_pages=params['max_pages'])
 
 
 class CallCounter:
@@ -79,13 +113,13 @@ def query_plan(region_ids, instance_ids=None, session_ids=None, page_size=100):
             for session_id in (session_ids or [None])]
 
 
-def page_fetcher(client_for, policy, counter):
-    """A ``fetch_page(key, token)`` that calls the service with retries and unwraps the page."""
+def page_fetcher(client_for, policy, counter, deadline=None):
+    """A ``fetch_page(key, token)`` that calls the service with retries (within ``deadline``) and unwraps the page."""
     def fetch_page(key, token):
         query = {'RegionId': key.region_id, 'MaxResults': key.page_size, 'InstanceId': key.instance_id,
                  'SessionId': key.session_id, 'NextToken': token}
         client = client_for(key.region_id)
-        body = policy.call(lambda: client.call(ACTION, query), on_attempt=counter.increment)
+        body = policy.call(lambda: client.call(ACTION, query), on_attempt=counter.increment, deadline=deadline)
         try:
             records = unwrap_list(body.get('Sessions') or None, 'Session')
         except TypeError as error:
@@ -137,7 +171,7 @@ def checked_session(raw, region_id, queried_instance_id=None):
     return session
 
 
-def run_listing(key, fetch_page, criteria=None, max_items=None, start=None):
+def run_listing(key, fetch_page, criteria=None, max_items=None, start=None, deadline=None, max_pages=None):
     """Walk one query; records come back normalised, filtered and unique within the query."""
     seen = set()
 
@@ -153,35 +187,82 @@ def run_listing(key, fetch_page, criteria=None, max_items=None, start=None):
             return None
         return session
 
-    return paginate(key, fetch_page, accept, max_items=max_items, start=start)
+    return paginate(key, fetch_page, accept, max_items=max_items, start=start, deadline=deadline, max_pages=max_pages)
 
 
-def run_plan(plan, fetch_page, criteria=None, max_items=None, start=None, concurrency=8, keep_going=False):
-    """Run every query of ``plan``, at most ``concurrency`` at once.
+class _NoCalls:
+    """Stands for :class:`sdk.InFlight` when nothing is to be cut off (a ``fetch_page`` that makes no call)."""
+
+    @contextlib.contextmanager
+    def tracking(self):
+        yield
+
+    def abort(self):
+        pass
+
+
+def run_plan(plan, fetch_page, criteria=None, max_items=None, start=None, concurrency=8, keep_going=False,
+             deadline=None, max_pages=None, in_flight=None):
+    """Run every query of ``plan``, at most ``concurrency`` at once, all within ``deadline``.
 
     Returns the listings in plan order and the failures. By default the first failure stops the
     queries not yet started and is raised as :class:`ListingFailure`; with ``keep_going`` every
-    query runs and each failure is returned instead.
+    query runs and each failure is returned instead. When ``deadline`` passes, the calls still in
+    flight are cut off (``in_flight.abort()``, an :class:`sdk.InFlight` the calls were tracked in)
+    and each unfinished query fails with a :class:`ListingTimeout`. No worker thread outlives the call.
     """
+    deadline = deadline if deadline is not None else Deadline()
+    in_flight = in_flight if in_flight is not None else _NoCalls()
+
     def run(key):
-        try:
-            return run_listing(key, fetch_page, criteria, max_items, start)
-        except Exception as error:  # pylint: disable=broad-except
-            raise ListingFailure(key, error)
+        with in_flight.tracking():
+            try:
+                return run_listing(key, fetch_page, criteria, max_items, start, deadline, max_pages)
+            except Exception as error:  # pylint: disable=broad-except
+                raise ListingFailure(key, error)
 
     listings, failures = [], []
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(plan)))) as pool:
-        futures = [pool.submit(run, key) for key in plan]
+    pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(plan))))
+    futures = [pool.submit(run, key) for key in plan]
+    interrupted = False
+    try:
         for future in futures:
             try:
-                listings.append(future.result())
+                listings.append(_outcome(future, deadline, in_flight))
             except ListingFailure as failure:
                 if not keep_going:
-                    for pending in futures:
-                        pending.cancel()
                     raise
                 failures.append(failure)
+    except ListingFailure:
+        raise
+    except BaseException:  # not a failed query (an interrupt): nothing is waited for
+        interrupted = True
+        raise
+    finally:
+        _finish(pool, futures, deadline, in_flight, interrupted)
     return listings, failures
+
+
+def _outcome(future, deadline, in_flight):
+    """The result of one query; once ``deadline`` passes, the calls in flight are cut off and it is awaited."""
+    try:
+        return future.result(timeout=max(0.0, deadline.remaining()))
+    except FutureTimeout:
+        in_flight.abort()
+        # The query ends promptly now: its socket reads fail and no retry starts after the deadline.
+        return future.result()
+
+
+def _finish(pool, futures, deadline, in_flight, interrupted):
+    """Cancel the queries not started, let the running ones end (within ``deadline``) and join every thread."""
+    for future in futures:
+        future.cancel()
+    running = [future for future in futures if not future.done()]
+    if running and interrupted:
+        deadline.stop()
+    if running and (interrupted or wait(running, timeout=max(0.0, deadline.remaining())).not_done):
+        in_flight.abort()
+    pool.shutdown(wait=True)
 
 
 def merge_listings(listings):
@@ -201,17 +282,22 @@ def merge_listings(listings):
     return newest_first(merged.values())
 
 
-def list_sessions(connection, plan, criteria=None, max_items=None, start=None, concurrency=8, keep_going=False):
+def list_sessions(connection, plan, criteria=None, max_items=None, start=None, concurrency=8, keep_going=False,
+                  listing_timeout=DEFAULT_LISTING_TIMEOUT, max_pages=DEFAULT_MAX_PAGES):
     """Run ``plan`` through ``connection`` (a :class:`Connection`) and merge the result.
 
     The one listing path of the collection: modules and controller-side plugins both call it.
     Raises :class:`ListingFailure` with ``api_calls`` set, unless ``keep_going``: then the
     regions with a failed query are left out of the result and named in its ``failures``.
+    The whole plan gets ``listing_timeout`` seconds, each query ``max_pages`` pages.
     """
     counter = CallCounter()
-    fetch_page = page_fetcher(lambda region: connection.client_for(region, concurrency), connection.retry_policy(), counter)
+    deadline = Deadline(listing_timeout)
+    fetch_page = page_fetcher(lambda region: connection.client_for(region, concurrency), connection.retry_policy(), counter,
+                              deadline)
     try:
-        listings, failures = run_plan(plan, fetch_page, criteria, max_items, start, concurrency, keep_going)
+        listings, failures = run_plan(plan, fetch_page, criteria, max_items, start, concurrency, keep_going,
+                                      deadline, max_pages, sdk.InFlight())
     except ListingFailure as failure:
         failure.api_calls = counter.count
         raise

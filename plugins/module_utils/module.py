@@ -15,8 +15,10 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.validation import check_type_dict
 
 from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
-from ansible_collections.alicloud.ecs.plugins.module_utils.connection import Connection, OptionError, connection_argument_spec
+from ansible_collections.alicloud.ecs.plugins.module_utils.connection import (
+    PROXY_OPTIONS, Connection, OptionError, connection_argument_spec)
 from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import CredentialError
+from ansible_collections.alicloud.ecs.plugins.module_utils.endpoints import proxy_credentials
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, describe, scrub
 
 
@@ -30,10 +32,31 @@ class _Module(AnsibleModule):
 
     def _load_params(self):
         super(_Module, self)._load_params()
+        # The proxy options stay visible (their host matters), but not their password: added to the no_log values
+        # before the arguments are even checked, so that no result (a failed check included) shows it.
+        for name in PROXY_OPTIONS:
+            self.no_log_values.update(proxy_credentials(self.params.get(name)))
         for name, spec in list(self.argument_spec.items()):
             given = [self.params[alias] for alias in [name] + list(spec.get('aliases') or ()) if alias in self.params]
             if spec.get('options') and spec.get('type') == 'dict' and any(not _dict_like(value) for value in given):
                 self.argument_spec[name] = dict((key, value) for key, value in spec.items() if key != 'options')
+
+    def log(self, msg, log_args=None):
+        """AnsibleModule.log, with NUL bytes written as ``\\x00``.
+
+        syslog and journald refuse a NUL byte: ansible-core then fails the module while logging its invocation
+        ("embedded null character"), before the option checks that name the option (a NUL in ca_bundle) can run.
+        """
+        log_args = dict((key, _without_nul(value)) for key, value in (log_args or {}).items())
+        super(_Module, self).log(_without_nul(msg), log_args)
+
+
+def _without_nul(value):
+    if isinstance(value, str):
+        return value.replace('\x00', '\\x00')
+    if isinstance(value, bytes):
+        return value.replace(b'\x00', b'\\x00')
+    return value
 
 
 def _dict_like(value):
@@ -57,18 +80,26 @@ class AlicloudModule:
         spec = connection_argument_spec()
         spec.update(argument_spec or {})
         self.module = _Module(argument_spec=spec, **kwargs)
+        for name in PROXY_OPTIONS:
+            self.module.no_log_values.update(proxy_credentials(self.module.params.get(name)))
         self.params = self.module.params
         self.check_mode = self.module.check_mode
         self.connection = None
 
     def fail_json(self, **kwargs):
+        if isinstance(kwargs.get('msg'), str):
+            kwargs['msg'] = self.scrub(kwargs['msg'])
         self.module.fail_json(**kwargs)
 
     def exit_json(self, **kwargs):
         self.module.exit_json(**kwargs)
 
     def warn(self, message):
-        self.module.warn(message)
+        self.module.warn(self.scrub(message))
+
+    def scrub(self, text):
+        """``text`` with every secret of the connection options (and every one met since) masked, in any encoding."""
+        return scrub(text, self.connection.secrets() if self.connection else [])
 
     @property
     def region_ids(self):
@@ -87,6 +118,8 @@ class AlicloudModule:
         if not sdk.HAS_ALIBABA_SDK:
             self.fail_json(msg=missing_required_lib(sdk.SDK_REQUIREMENT))
         sdk.neutralise_sdk_debug()
+        # The SDK's loggers print to this process's stderr otherwise, which Ansible shows when a module fails badly.
+        sdk.capture_sdk_logs()
 
     def describe_failure(self, error, action=None):
         """``msg`` plus the API error code, HTTP status and request ID of ``error``, with no secret."""
@@ -96,12 +129,11 @@ class AlicloudModule:
         else:
             report = {}
             message = '%s: %s: %s' % (action or 'Unexpected failure', type(error).__name__, error)
-        report['msg'] = scrub(message, self.connection.secrets() if self.connection else [])
+        report['msg'] = self.scrub(message)
         return report
 
     def fail_json_alicloud(self, error, action=None, **result):
         """Fail with one clear message, the API error code, HTTP status and request ID, and a scrubbed traceback."""
         result.update(self.describe_failure(error, action))
-        secrets = self.connection.secrets() if self.connection else []
-        result['exception'] = scrub(''.join(traceback.format_exception(type(error), error, error.__traceback__)), secrets)
+        result['exception'] = self.scrub(''.join(traceback.format_exception(type(error), error, error.__traceback__)))
         self.fail_json(**result)

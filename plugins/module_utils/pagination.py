@@ -3,6 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Follow NextToken to the end of a listing, or stop at a cap and say where to resume.
 
+A listing is bounded whatever the service answers: by ``max_pages`` pages per query (a service
+that hands out a fresh NextToken forever) and by the deadline of the whole listing
+(``listing_timeout``). Either bound fails the listing: it is incomplete, so nothing is returned.
+
 The resume token handed to users wraps the service's token with an offset into the page
 it fetched (as the AWS CLI does), so a cap that falls in the middle of a page loses and
 repeats nothing. It also records the query and page size: how the service treats a
@@ -16,9 +20,24 @@ __metaclass__ = type
 import base64
 import json
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.errors import TokenLoopError
+from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, TokenLoopError
+from ansible_collections.alicloud.ecs.plugins.module_utils.retries import ListingTimeout
 
 RESUME_TOKEN_PREFIX = 'alicloud-ecs-1.'
+# Pages one query may read: 100,000 records at 100 a page, far above the 1,000 records the service keeps.
+DEFAULT_MAX_PAGES = 1000
+
+
+class PageLimitError(AlicloudError):
+    """A query still had a NextToken after ``max_pages`` pages."""
+
+
+def page_limit_error(key, max_pages, request_id=None):
+    return PageLimitError(
+        'The listing for %s read max_pages (%d pages of up to %d records) and the service still returned a '
+        'NextToken: stopping; the listing is incomplete, so no records are returned. Raise max_pages only if the '
+        'query really holds more than %d records' % (key.label(), max_pages, key.page_size, max_pages * key.page_size),
+        code='MaxPagesExceeded', request_id=request_id)
 
 
 class ListingKey:
@@ -97,7 +116,7 @@ def decode_resume_token(token, key):
     return point, page_size
 
 
-def paginate(key, fetch_page, accept, max_items=None, start=None):
+def paginate(key, fetch_page, accept, max_items=None, start=None, deadline=None, max_pages=None):
     """Walk one listing page by page.
 
     ``fetch_page(key, service_token)`` returns a dict with ``records`` (raw records),
@@ -106,13 +125,20 @@ def paginate(key, fetch_page, accept, max_items=None, start=None):
     (filtered out, or already seen). With ``max_items`` the walk stops once that many records
     were kept and ``Listing.resume`` says where to go on. A token the service already handed
     out in this listing stops the walk with :class:`TokenLoopError` before it is sent again.
+    No page is asked for once ``deadline`` (a :class:`retries.Deadline`) has passed
+    (:class:`ListingTimeout`), nor after ``max_pages`` pages (:class:`PageLimitError`).
     """
     listing = Listing(key)
     point = start or ResumePoint()
     token, skip = point.service_token, point.skip
     seen_tokens = set([token]) if token else set()
     while True:
-        page = fetch_page(key, token)
+        if deadline is not None and deadline.expired():
+            raise deadline.exceeded().locate(key.label(), listing.pages)
+        try:
+            page = fetch_page(key, token)
+        except ListingTimeout as error:
+            raise error.locate(key.label(), listing.pages)
         listing.pages += 1
         if page.get('request_id'):
             listing.request_ids.append(page['request_id'])
@@ -137,5 +163,7 @@ def paginate(key, fetch_page, accept, max_items=None, start=None):
                 'stopping instead of looping; the listing is incomplete, so no records are returned'
                 % (listing.pages, key.label()),
                 code='TokenLoop', request_id=page.get('request_id'))
+        if max_pages is not None and listing.pages >= max_pages:
+            raise page_limit_error(key, max_pages, page.get('request_id'))
         seen_tokens.add(next_token)
         token, skip = next_token, 0

@@ -5,7 +5,8 @@
 
 The SDK's own retry settings are left unset (tea-openapi ignores RuntimeOptions'
 and retries nothing without ``Config.retry_options``), so every retry the collection makes
-happens here, is counted, and is bounded by the ``retries`` option.
+happens here, is counted, and is bounded by the ``retries`` option, and by the deadline of the
+listing it belongs to (``listing_timeout``): a wait never outlasts it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,6 +35,8 @@ DEFAULT_BASE_DELAY = 1.0
 DEFAULT_MAX_DELAY = 20.0
 # A retry-after the service asks for is honoured, but never beyond this many seconds.
 MAX_RETRY_AFTER = 60.0
+# Seconds a whole listing (every query of a task or plugin call) may take: the listing_timeout option.
+DEFAULT_LISTING_TIMEOUT = 1800.0
 
 
 def is_retryable_status(http_status):
@@ -65,22 +68,98 @@ class RetryPolicy:
             wait = max(wait, min(retry_after, MAX_RETRY_AFTER))
         return wait
 
-    def call(self, operation, on_attempt=None):
+    def call(self, operation, on_attempt=None, deadline=None):
         """Run ``operation()`` until it succeeds, fails for good, or retries run out.
 
         ``on_attempt`` is called before every attempt, so callers can count API calls.
         An :class:`AlicloudError` without ``retryable`` is raised at once, anything else is
         not caught; the last failure is raised with ``attempts`` set when retries run out.
+        With a :class:`Deadline`, no attempt starts after it and no wait would end after it:
+        :class:`ListingTimeout` is raised instead, naming the failure it cuts short. A failure
+        once the deadline has passed is reported as that timeout too: the call was most likely
+        cut off because of it.
         """
         attempt = 0
         while True:
             attempt += 1
+            if deadline is not None and deadline.expired():
+                raise deadline.exceeded()
             if on_attempt is not None:
                 on_attempt()
             try:
                 return operation()
             except AlicloudError as error:
+                if deadline is not None and deadline.expired():
+                    raise deadline.exceeded(error)
                 if not error.retryable or attempt > self.retries:
                     error.attempts = attempt
                     raise
-                self.sleep(self.delay(attempt, error.retry_after))
+                wait = self.delay(attempt, error.retry_after)
+                if deadline is not None and wait >= deadline.remaining():
+                    error.attempts = attempt
+                    raise deadline.exceeded(error, waiting=wait)
+                self.sleep(wait)
+
+
+class ListingTimeout(AlicloudError):
+    """The deadline of a listing passed: what was listed so far is incomplete. Never retried.
+
+    ``cause`` is the failure that was about to be retried (or that the cut-off produced), if any;
+    :meth:`locate` adds the query and the pages it had read, once the paginator knows them.
+    """
+
+    def __init__(self, seconds, cause=None, waiting=None):
+        self.seconds = seconds
+        self.cause = cause
+        self.waiting = waiting
+        self.query = None
+        self.pages = None
+        super(ListingTimeout, self).__init__(self._text(), code='ListingTimeout')
+
+    def locate(self, query, pages):
+        """Name the query (its label) and the pages it had read; returns the error."""
+        self.query, self.pages = query, pages
+        self.message = self._text()
+        self.args = (self.message,)
+        return self
+
+    def _text(self):
+        text = 'The listing did not finish within listing_timeout (%g seconds)' % self.seconds
+        if self.query is not None:
+            text += ': %s, %d page%s read' % (self.query, self.pages, '' if self.pages == 1 else 's')
+        if self.waiting is not None:
+            text += ', and the next retry would have waited %.1f seconds more' % self.waiting
+        text += ('; the listing is incomplete, so no records are returned. Raise listing_timeout, or list fewer '
+                 'regions, instances or sessions per task')
+        if self.cause is not None:
+            text += '. Last error: %s' % self.cause.message.rstrip('.')
+        return text
+
+
+class Deadline:
+    """When a listing must be over, on a monotonic ``clock`` (injectable, as ``sleep`` and ``rng`` are above).
+
+    One deadline covers a whole listing - every query of a task or plugin call. Retries consult
+    it so that no wait outlasts it, the paginator before each page, and the thread that waits for
+    the queries to decide when to cut off the calls still in flight.
+    """
+
+    def __init__(self, seconds=DEFAULT_LISTING_TIMEOUT, clock=time.monotonic):
+        self.seconds = seconds
+        self.clock = clock
+        self._ends = clock() + seconds
+
+    def remaining(self):
+        """Seconds left; zero or less once the deadline has passed."""
+        return self._ends - self.clock()
+
+    def expired(self):
+        return self.remaining() <= 0
+
+    def stop(self):
+        """End the deadline now (the listing was interrupted): no page or retry starts any more."""
+        self._ends = self.clock()
+
+    def exceeded(self, cause=None, waiting=None):
+        """The :class:`ListingTimeout` to raise."""
+        return ListingTimeout(self.seconds, cause, waiting)

@@ -13,13 +13,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
+import contextlib
 import json
+import logging
 import os
+import socket
 import threading
 
 from importlib.util import find_spec
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, excerpt
+from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, excerpt, remember_secrets, scrub
 from ansible_collections.alicloud.ecs.plugins.module_utils.retries import RETRYABLE_CODES, is_retryable_status
 
 try:
@@ -36,16 +41,96 @@ _SDK = {}
 
 
 def _sdk():
-    """The SDK classes, imported once."""
+    """The SDK classes, imported once; the SDK's loggers are captured as soon as they exist (see capture_sdk_logs)."""
     with _IMPORT_LOCK:
         if not _SDK:
             from alibabacloud_tea_openapi.client import Client
             from alibabacloud_tea_openapi import exceptions, utils_models
             from darabonba.runtime import RuntimeOptions
             from darabonba.exceptions import UnretryableException, RetryError
+            # Imported here, not on first use: importing them adds the SDK's own stderr handlers to its loggers.
+            import alibabacloud_credentials.provider  # noqa: F401 pylint: disable=unused-import
+            guard_transport()  # before the classes are handed out: see "Transport seam" below
             _SDK.update(Client=Client, exceptions=exceptions, models=utils_models, RuntimeOptions=RuntimeOptions,
                         UnretryableException=UnretryableException, RetryError=RetryError)
+            _LOG_CAPTURE.install()
     return _SDK
+
+
+# The loggers of the SDK as installed (written against alibabacloud-credentials 1.0.12, darabonba-core 1.0.9,
+# alibabacloud-tea 0.4.3, alibabacloud-tea-openapi 0.4.6): alibabacloud_credentials.provider.* log to 'credentials'
+# (credential refreshes, with the exception of a failed STS call: its URL holds the STS token), darabonba.core and
+# Tea.core to 'darabonba-core' and 'alibabacloud-tea' (every request header when DEBUG=sdk); each module adds its own
+# StreamHandler to stderr when imported. urllib3 logs request URLs and connection warnings. No switch turns them off:
+# tests/unit/plugins/module_utils/test_sdk.py fails if an upgrade adds a logger with a handler of its own.
+SDK_LOGGERS = ('credentials', 'darabonba-core', 'alibabacloud-tea', 'urllib3')
+# Log texts kept between two drains; older ones are dropped (a refresh loop must not grow memory).
+MAX_CAPTURED_LOGS = 200
+
+
+class _CapturingHandler(logging.Handler):
+    """Keeps the scrubbed text of each record in a bounded buffer; prints nothing, anywhere."""
+
+    def __init__(self):
+        super(_CapturingHandler, self).__init__(logging.DEBUG)
+        self.texts = collections.deque(maxlen=MAX_CAPTURED_LOGS)
+
+    def emit(self, record):
+        try:
+            text = '%s %s: %s' % (record.name, record.levelname, record.getMessage())
+        except Exception:  # pylint: disable=broad-except
+            text = '%s %s: (a log message that could not be formatted)' % (record.name, record.levelname)
+        # Scrubbed now with the secrets known now, and again when drained (a temporary token may be learnt later).
+        self.texts.append(scrub(text))
+
+
+class _LogCapture:
+    """The SDK loggers' one handler (see :data:`SDK_LOGGERS`), installed once per process."""
+
+    def __init__(self):
+        self.handler = _CapturingHandler()
+        self._lock = threading.Lock()
+
+    def install(self):
+        """Put the capturing handler on every SDK logger as its only handler; no propagation to the root logger."""
+        with self._lock:
+            for name in SDK_LOGGERS:
+                logger = logging.getLogger(name)
+                for handler in list(logger.handlers):
+                    if handler is not self.handler:
+                        logger.removeHandler(handler)
+                if self.handler not in logger.handlers:
+                    logger.addHandler(self.handler)
+                # Not to the root logger, nor to logging.lastResort (stderr) when the root has no handler.
+                logger.propagate = False
+
+    def drain(self):
+        self.handler.acquire()
+        try:
+            texts = list(self.handler.texts)
+            self.handler.texts.clear()
+        finally:
+            self.handler.release()
+        return [scrub(text) for text in texts]
+
+
+_LOG_CAPTURE = _LogCapture()
+
+
+def capture_sdk_logs():
+    """Send the SDK's log records to a buffer instead of stderr, from now on (idempotent).
+
+    Imports the SDK if needed (its modules add their stderr handlers when imported). Call before any SDK call, in
+    modules and on the controller alike: a module's stderr can reach the user too.
+    """
+    if HAS_ALIBABA_SDK:
+        _sdk()
+    _LOG_CAPTURE.install()
+
+
+def drain_sdk_logs():
+    """The SDK log texts captured since the last drain, oldest first, every known secret masked; clears them."""
+    return _LOG_CAPTURE.drain()
 
 
 def neutralise_sdk_debug(environ=None):
@@ -59,9 +144,14 @@ def neutralise_sdk_debug(environ=None):
 
 
 def build_credential(source):
-    """An SDK credential client for a :class:`CredentialSource`, or None when static keys go into Config."""
+    """An SDK credential client for a :class:`CredentialSource`, or None when static keys go into Config.
+
+    The credentials it obtains (the temporary ones of an assumed role or an instance role) are remembered as
+    secrets as soon as they arrive, so that every message masks them.
+    """
     if source.kind == 'access_key' and not source.role_arn:
         return None
+    capture_sdk_logs()
     from alibabacloud_credentials.client import Client as CredentialClient
     from alibabacloud_credentials import provider as providers
     if source.kind == 'access_key':
@@ -85,7 +175,38 @@ def build_credential(source):
         if source.role_session_expiration:
             options['duration_seconds'] = source.role_session_expiration
         base = providers.RamRoleArnCredentialsProvider(**options)
-    return CredentialClient(provider=base)
+    return CredentialClient(provider=_remembering_provider(base))
+
+
+class _RememberingProvider:
+    """A credentials provider that remembers the secrets of what ``wrapped`` returns.
+
+    Has the three methods of ICredentialsProvider (alibabacloud-credentials-api 1.0.1, which alibabacloud-credentials
+    1.0.12's Client calls without checking the type); the package itself is not a requirement of this collection.
+    """
+
+    def __init__(self, wrapped):
+        self.wrapped = wrapped
+
+    def get_credentials(self):
+        return remember_credentials(self.wrapped.get_credentials())
+
+    async def get_credentials_async(self):
+        return remember_credentials(await self.wrapped.get_credentials_async())
+
+    def get_provider_name(self):
+        return self.wrapped.get_provider_name()
+
+
+def _remembering_provider(provider):
+    return _RememberingProvider(provider)
+
+
+def remember_credentials(credentials):
+    """Remember the secret parts of SDK ``credentials`` (key secret, STS token) for scrubbing; returns them."""
+    if credentials is not None:
+        remember_secrets([credentials.get_access_key_secret(), credentials.get_security_token()])
+    return credentials
 
 
 class RpcClient:
@@ -117,6 +238,8 @@ class RpcClient:
             config.access_key_secret = source.access_key_secret
             config.security_token = source.security_token
         self.endpoint = settings['endpoint']
+        # Masked in every message and captured log line of this process, however the client was built.
+        remember_secrets(source.secrets())
         self._client = sdk['Client'](config)
         self._runtime = sdk['RuntimeOptions'](ignore_ssl=not settings.get('validate_certs', True))
         self._protocol = settings['protocol'].upper()
@@ -128,6 +251,7 @@ class RpcClient:
 
     def call(self, action, query):
         """One attempt at ``action`` with ``query`` (values are sent as strings); the decoded JSON body."""
+        check_transport()
         if not self._warm:
             with self._first_call:
                 if not self._warm:
@@ -184,8 +308,13 @@ def translate_exception(error, endpoint):
     sdk = _sdk()
     if isinstance(error, sdk['exceptions'].AlibabaCloudException):
         return _from_service_error(error)
+    header_error = _header_value_error(error)
+    if header_error is not None:
+        return header_error
     if isinstance(error, sdk['UnretryableException']):
         inner = getattr(error, 'inner_exception', None)
+        if isinstance(inner, AlicloudError):  # raised by the collection's own transport hooks (a refused redirect)
+            return inner
         if isinstance(inner, sdk['exceptions'].AlibabaCloudException):
             return _from_service_error(inner)
         if isinstance(inner, sdk['RetryError']):
@@ -198,6 +327,66 @@ def translate_exception(error, endpoint):
                                  code='CredentialsNotFound')
         error = inner or error
     return AlicloudError('The Alibaba Cloud SDK failed: %s: %s' % (type(error).__name__, excerpt(str(error))))
+
+
+# Request headers -> the option their value comes from, for the message about a value no header can carry.
+_HEADER_OPTIONS = {
+    'x-acs-security-token': 'security_token (or the STS token of the assumed role)',
+    'authorization': 'access_key_id',
+    'x-acs-accesskey-id': 'access_key_id',
+    'host': 'endpoint',
+}
+
+
+def _header_value_error(error):
+    """A non-retryable error naming the header, for a value requests or http.client refused to send; else None.
+
+    requests raises InvalidHeader (quoting the value: a token with a newline) and http.client UnicodeEncodeError;
+    darabonba wraps either, and without this they would be retried and reported as a body that is not JSON.
+    """
+    refused = None
+    for candidate in _exception_chain(getattr(error, 'inner_exception', None) or error):
+        if 'InvalidHeader' in set(cls.__name__ for cls in type(candidate).__mro__) or isinstance(candidate, UnicodeEncodeError):
+            refused = candidate
+            break
+    if refused is None:
+        return None
+    header = _refused_header_name(refused)
+    option = _HEADER_OPTIONS.get((header or '').lower())
+    return AlicloudError(
+        'A request header could not be sent: the value of %s has a character no HTTP header can carry (a control '
+        'character, white space at either end, or a character outside ASCII)%s; the value is not shown'
+        % ('the header %s' % header if header else 'a header', ', check %s' % option if option else ''),
+        code='InvalidHeaderValue', retryable=False)
+
+
+def _exception_chain(error, limit=10):
+    """``error`` and the exceptions it was raised from or while handling: darabonba-core 1.0.9 re-raises any IOError
+    of requests (InvalidHeader is one) as ``RetryError(str(error))``, the original kept only as its context."""
+    chain = []
+    while error is not None and len(chain) < limit and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
+
+
+def _refused_header_name(error):
+    """The name of the header requests was checking when it raised ``error`` (from the traceback), or None."""
+    trace = getattr(error, '__traceback__', None)
+    found = None
+    while trace is not None:
+        header = trace.tb_frame.f_locals.get('header')
+        if trace.tb_frame.f_code.co_name in ('check_header_validity', '_validate_header_part', 'putheader'):
+            if isinstance(header, tuple) and header and isinstance(header[0], (str, bytes)):
+                found = header[0]
+            elif isinstance(header, (str, bytes)):
+                found = header
+        trace = trace.tb_next
+    if isinstance(found, bytes):
+        found = found.decode('latin-1')
+    if found is not None and not all(char.isalnum() or char in '-_' for char in found):
+        return None
+    return found
 
 
 def _from_service_error(error):
@@ -257,3 +446,226 @@ def _from_undecodable_body(error, inner):
         code='MalformedResponse', http_status=status,
         retryable=status is None or status == 200 or is_retryable_status(status),
     )
+
+
+# Transport seam ------------------------------------------------------------------------------------------------------
+# Written against darabonba-core 1.0.9 (alibabacloud-tea-openapi 0.4.6) and alibabacloud-tea 0.4.3 (the HTTP calls of
+# alibabacloud-credentials 1.0.12's STS and instance-role providers), on requests 2.34 and urllib3 2.8 (1.26 works too).
+# Both SDK cores send every request through one requests.Session per endpoint, built and cached by their static
+# ``_get_session(session_key, protocol, tls_min_version, verify[, pool_size])``, with ``session.send`` following
+# redirects (no switch turns that off) and reading the whole body (``read_timeout`` bounds each socket read, not the
+# body). Wrapping that one function lets the collection change each session through public hooks of requests and
+# urllib3 only: ``Session.get_redirect_target`` refuses every 3xx before anything is sent again, and the connection
+# classes of the urllib3 pools (``PoolManager.pool_classes_by_scheme``, ``HTTPConnectionPool.ConnectionCls``) record
+# which connections the calls of a listing use, so that a listing out of time can shut their sockets down.
+# tests/unit/plugins/module_utils/test_sdk_transport.py fails when an upgrade moves this seam.
+SESSION_FACTORIES = (('darabonba.core', 'DaraCore'), ('Tea.core', 'TeaCore'))
+_GUARD_MARK = '_alicloud_ecs_guarded'
+_TRACKING = threading.local()
+
+
+class RedirectRefused(AlicloudError):
+    """The endpoint answered with a redirect, which Alibaba Cloud APIs never do: refused, nothing sent again."""
+
+
+def redirect_error(status, location, request_url=None):
+    """The error for an HTTP ``status`` 3xx answer with ``location`` (shown without its query, fragment or userinfo)."""
+    shown = _location_without_query(location, request_url)
+    return RedirectRefused(
+        'The endpoint answered HTTP %s, a redirect to %s. Alibaba Cloud APIs never redirect, so something else '
+        'answered for the endpoint (a proxy, a captive portal): the redirect was not followed and nothing was sent '
+        'there' % (status, shown),
+        code='RedirectRefused', http_status=status, retryable=False)
+
+
+def _location_without_query(location, request_url=None):
+    if not location:
+        return 'no location (no Location header)'
+    try:
+        parts = urlsplit(urljoin(request_url or '', location.strip()))
+        host = parts.hostname or ''
+        if ':' in host:
+            host = '[%s]' % host
+        if parts.port is not None:
+            host = '%s:%d' % (host, parts.port)
+        shown = urlunsplit((parts.scheme, host, parts.path, '', ''))
+    except ValueError:
+        return 'a location that is not a URL'
+    return excerpt(shown, 200) or 'an empty location'
+
+
+def _refuse_redirects(response):
+    """``Session.get_redirect_target`` for the SDK's sessions: None for an answer, RedirectRefused for any 3xx."""
+    status = getattr(response, 'status_code', None)
+    if isinstance(status, int) and 300 <= status < 400:
+        location = response.headers.get('location')
+        request_url = getattr(getattr(response, 'request', None), 'url', None)
+        response.close()  # the connection goes, with whatever body came with the redirect
+        raise redirect_error(status, location, request_url)
+    return None
+
+
+class InFlight:
+    """The HTTP connections the calls of one listing use, so that the listing can cut them all off.
+
+    A thread blocked reading a socket cannot be interrupted, and a body trickled a byte at a time
+    never trips ``read_timeout`` (it bounds each read): only shutting the socket down from another
+    thread ends the read. Calls are tracked for the threads inside :meth:`tracking`; once
+    :meth:`abort` ran, a tracked connection that is used again fails at once.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._connections = []
+        self.aborted = False
+
+    @contextlib.contextmanager
+    def tracking(self):
+        """Track the connections the calls of this thread use, until the block ends."""
+        previous = getattr(_TRACKING, 'in_flight', None)
+        _TRACKING.in_flight = self
+        try:
+            yield self
+        finally:
+            _TRACKING.in_flight = previous
+
+    def add(self, connection):
+        with self._lock:
+            if not self.aborted:
+                if not any(known is connection for known in self._connections):
+                    self._connections.append(connection)
+                return
+        _shut_down(connection)
+        raise ConnectionAbortedError('the listing was cut off (listing_timeout)')
+
+    def abort(self):
+        """Shut down the socket of every connection used so far, and of any used from now on."""
+        with self._lock:
+            self.aborted = True
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            _shut_down(connection)
+
+
+def _track(connection):
+    in_flight = getattr(_TRACKING, 'in_flight', None)
+    if in_flight is not None:
+        in_flight.add(connection)
+
+
+def _shut_down(connection):
+    """Shut down a connection's socket in both directions: a read blocked on it in another thread returns at once."""
+    sock = getattr(connection, 'sock', None)
+    raw = sock if isinstance(sock, socket.socket) else getattr(sock, 'socket', None)  # urllib3's TLS-in-TLS wrapper
+    if isinstance(raw, socket.socket):
+        try:
+            # socket.socket's own shutdown: ssl.SSLSocket.shutdown would also drop the TLS state under the reader.
+            socket.socket.shutdown(raw, socket.SHUT_RDWR)
+        except (OSError, ValueError):
+            pass
+
+
+_TRACKED_POOLS = {}
+_TRACKED_POOLS_LOCK = threading.Lock()
+
+
+def _tracked_pool_class(pool_class):
+    """A subclass of the urllib3 pool class ``pool_class`` whose connections report to the thread's :class:`InFlight`.
+
+    Built from the classes the SDK's pool managers use (urllib3 is not imported: it is requests' business).
+    """
+    with _TRACKED_POOLS_LOCK:
+        if pool_class not in _TRACKED_POOLS:
+            base = pool_class.ConnectionCls
+
+            def connect(self):
+                _track(self)
+                return base.connect(self)
+
+            def request(self, *args, **kwargs):
+                _track(self)
+                return base.request(self, *args, **kwargs)
+
+            # Named as their bases: urllib3 quotes the pool's class name in its errors, which users read.
+            connection_class = type(base.__name__, (base,), {'connect': connect, 'request': request})
+            _TRACKED_POOLS[pool_class] = type(pool_class.__name__, (pool_class,),
+                                              {'ConnectionCls': connection_class, _GUARD_MARK: True})
+        return _TRACKED_POOLS[pool_class]
+
+
+def _use_tracked_pools(manager):
+    """Make a urllib3 PoolManager (or ProxyManager) build pools of tracked connections from now on."""
+    classes = getattr(manager, 'pool_classes_by_scheme', None)
+    if not isinstance(classes, dict) or not all(hasattr(pool, 'ConnectionCls') for pool in classes.values()):
+        return
+    if all(getattr(pool, _GUARD_MARK, False) for pool in classes.values()):
+        return
+    manager.pool_classes_by_scheme = dict((scheme, pool if getattr(pool, _GUARD_MARK, False) else _tracked_pool_class(pool))
+                                          for scheme, pool in classes.items())
+    manager.clear()  # pools built before (none, normally) would hand out untracked connections
+
+
+def guard_session(session):
+    """Make a requests.Session of the SDK refuse redirects and track its connections (idempotent); returns it."""
+    if getattr(session, _GUARD_MARK, False):
+        return session
+    session.get_redirect_target = _refuse_redirects
+    for adapter in list(session.adapters.values()):
+        if getattr(adapter, 'poolmanager', None) is not None:
+            _use_tracked_pools(adapter.poolmanager)
+        if hasattr(adapter, 'proxy_manager_for') and not getattr(adapter.proxy_manager_for, _GUARD_MARK, False):
+            adapter.proxy_manager_for = _tracking_proxy_managers(adapter.proxy_manager_for)
+    setattr(session, _GUARD_MARK, True)
+    return session
+
+
+def _tracking_proxy_managers(proxy_manager_for):
+    def tracked(proxy, **proxy_kwargs):
+        manager = proxy_manager_for(proxy, **proxy_kwargs)
+        _use_tracked_pools(manager)
+        return manager
+    setattr(tracked, _GUARD_MARK, True)
+    return tracked
+
+
+# Why the hooks could not be installed (an SDK that moved the seam): every call then fails with it (see RpcClient.call).
+_TRANSPORT_PROBLEMS = []
+
+
+def guard_transport():
+    """Wrap the session factory of each SDK core (see :data:`SESSION_FACTORIES`) once per process.
+
+    When a core is installed but its factory moved, every call fails (:func:`check_transport`): requests could
+    follow redirects and outlive listing_timeout, which this collection promises they do not.
+    """
+    import importlib
+    for module_name, class_name in SESSION_FACTORIES:
+        try:
+            core = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError):
+            if module_name == 'darabonba.core':
+                _TRANSPORT_PROBLEMS.append('darabonba-core has no %s.%s' % (module_name, class_name))
+            continue  # alibabacloud-tea is only needed by the credential providers that call STS or the metadata
+        factory = core.__dict__.get('_get_session')
+        function = getattr(factory, '__func__', None)
+        if not isinstance(factory, staticmethod) or not callable(function):
+            _TRANSPORT_PROBLEMS.append('%s.%s._get_session, where the SDK builds its HTTP sessions, is gone'
+                                       % (module_name, class_name))
+        elif not getattr(function, _GUARD_MARK, False):
+            setattr(core, '_get_session', staticmethod(_guarded_factory(function)))
+
+
+def check_transport():
+    """Raise the error for an SDK whose transport could not be guarded; nothing when it was."""
+    if _TRANSPORT_PROBLEMS:
+        raise AlicloudError('This version of the Alibaba Cloud SDK is not supported (%s): redirects could not be refused '
+                            'nor listing_timeout enforced, so no call is made. Install the versions the collection '
+                            'lists in its requirements' % '; '.join(_TRANSPORT_PROBLEMS), code='UnsupportedSDK')
+
+
+def _guarded_factory(function):
+    def _get_session(*args, **kwargs):
+        return guard_session(function(*args, **kwargs))
+    setattr(_get_session, _GUARD_MARK, True)
+    _get_session.__wrapped__ = function
+    return _get_session

@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - alicloud.ecs.alicloud
   - alicloud.ecs.alicloud.filters
+  - alicloud.ecs.alicloud.listing
 attributes:
   check_mode:
     description: Can run in check mode and return the same result as without it.
@@ -78,7 +79,8 @@ options:
     type: str
   on_region_error:
     description:
-      - What to do when a region cannot be listed completely (after O(retries)).
+      - What to do when a region cannot be listed completely (after O(retries), or within O(listing_timeout) and
+        O(max_pages)).
       - V(fail) fails the task, naming the region and the error.
       - V(continue) lets a fleet-wide audit finish - the regions that failed are left out of every result
         (so none is presented incomplete), named in RV(failed_regions) with their error, and a warning is
@@ -387,7 +389,8 @@ api_calls:
 
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError, filters_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.jmespath_query import HAS_JMESPATH, JMESPATH_IMPORT_ERROR, apply_query, compile_query
-from ansible_collections.alicloud.ecs.plugins.module_utils.listing import ListingFailure, list_sessions, query_plan
+from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
+    ListingFailure, list_sessions, listing_bounds, listing_bounds_argument_spec, listing_bounds_problem, query_plan)
 from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule
 from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import decode_resume_token, encode_resume_token
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import session_ids_by_instance, summary_by_instance
@@ -396,7 +399,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 
 def argument_spec():
-    return dict(
+    spec = dict(
         instance_id=dict(type='list', elements='str', aliases=['instance_ids']),
         session_id=dict(type='list', elements='str', aliases=['session_ids']),
         max_results=dict(type='int', default=100),
@@ -407,6 +410,8 @@ def argument_spec():
         on_region_error=dict(type='str', default='fail', choices=['fail', 'continue']),
         concurrency=dict(type='int', default=8),
     )
+    spec.update(listing_bounds_argument_spec())
+    return spec
 
 
 def unique(values):
@@ -429,6 +434,8 @@ def validate(module):
         fail(msg='max_items must be at least 1, got %d' % params['max_items'])
     if not 1 <= params['concurrency'] <= 32:
         fail(msg='concurrency must be between 1 and 32, got %d' % params['concurrency'])
+    if listing_bounds_problem(params):
+        fail(msg=listing_bounds_problem(params))
     for name in ('instance_id', 'session_id'):
         if any(not value.strip() for value in params[name] or ()):
             fail(msg='%s: an empty ID would not filter anything (the whole region would be listed); give real IDs or '
@@ -473,7 +480,7 @@ def main():
     keep_going = module.params['on_region_error'] == 'continue'
     try:
         listed = list_sessions(module.connection, plan, criteria, module.params['max_items'], start,
-                               module.params['concurrency'], keep_going)
+                               module.params['concurrency'], keep_going, **listing_bounds(module.params))
     except ListingFailure as failure:
         module.fail_json_alicloud(failure.error, failure_action(failure), api_calls=failure.api_calls,
                                   region_id=failure.key.region_id)

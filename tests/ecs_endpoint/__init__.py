@@ -9,6 +9,7 @@ Modules, one concern each:
   auth       strict request verification (signatures, clock, nonces, STS)
   tlscert    throw-away CA and server certificate
   server     EcsEndpoint (HTTP/HTTPS server, control API, stats)
+  listener   RecordingListener (the target of a redirect: records whatever arrives)
   rawclient  hand-signed requests for probing the checks
   __main__   CLI: python -m ecs_endpoint
 """

@@ -28,6 +28,19 @@ DEFAULTS = {
     'last_page_token_style': None,
     'end_forbidden': False,
     'end_failing_sessions': None,
+    # Unbounded work: a fresh NextToken on every page, for ever (pages past the data are empty).
+    'endless_tokens': False,
+    # A 200 whose body is sent ``trickle_bytes_per_second`` at a time (headers at once, full Content-Length), on the
+    # calls of ``trickle_on_call`` (every call when None); the endpoint gives up after ``trickle_max_seconds`` and
+    # cuts the connection, so a client that never aborts still ends.
+    'trickle_bytes_per_second': None,
+    'trickle_max_seconds': 60.0,
+    'trickle_on_call': None,
+    # An HTTP 3xx with ``Location: redirect_location`` instead of an answer, before any signature check.
+    'redirect_status': None,
+    'redirect_location': None,
+    # When set, DescribeTerminalSessions faults apply to calls for these regions only (the others are answered plainly).
+    'only_regions': None,
 }
 TOKEN_LOOPS = (None, 'same', 'cycle')
 MALFORMED = (None, 'truncated_json', 'html_502', 'xml_error')
@@ -83,7 +96,7 @@ def validate(settings: dict) -> dict:
     cfg.update(settings)
     for key in ('throttle_first', 'unavailable_first', 'error_seed'):
         cfg[key] = _count(key, cfg[key])
-    for key in ('malformed_on_call', 'reset_connection_on_call', 'hang_on_call'):
+    for key in ('malformed_on_call', 'reset_connection_on_call', 'hang_on_call', 'trickle_on_call'):
         _calls(key, cfg[key])
     if not isinstance(cfg['throttle_code'], str) or not cfg['throttle_code']:
         raise ValueError('throttle_code must be a string')
@@ -107,12 +120,24 @@ def validate(settings: dict) -> dict:
     _choice('token_loop', cfg['token_loop'], TOKEN_LOOPS)
     _choice('malformed', cfg['malformed'], MALFORMED)
     _choice('last_page_token_style', cfg['last_page_token_style'], TOKEN_STYLES)
-    for key in ('empty_page_with_token', 'forbidden', 'end_forbidden'):
+    for key in ('empty_page_with_token', 'forbidden', 'end_forbidden', 'endless_tokens'):
         if not isinstance(cfg[key], bool):
             raise ValueError('%s must be a boolean' % key)
     failing = cfg['end_failing_sessions']
     if failing is not None and (not isinstance(failing, (list, tuple)) or not all(isinstance(item, str) for item in failing)):
         raise ValueError('end_failing_sessions must be a list of session IDs')
+    if _number('trickle_bytes_per_second', cfg['trickle_bytes_per_second'], allow_none=True) == 0:
+        raise ValueError('trickle_bytes_per_second must be positive')
+    if not 0 < _number('trickle_max_seconds', cfg['trickle_max_seconds']) <= 600:
+        raise ValueError('trickle_max_seconds must be within 0..600 (the endpoint always stops by itself)')
+    status = cfg['redirect_status']
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 300 <= status <= 399):
+        raise ValueError('redirect_status must be an HTTP 3xx status')
+    if (status is None) != (cfg['redirect_location'] is None) or not isinstance(cfg['redirect_location'], (str, type(None))):
+        raise ValueError('redirect_status and redirect_location (a string) go together')
+    regions = cfg['only_regions']
+    if regions is not None and (not isinstance(regions, (list, tuple)) or not all(isinstance(item, str) for item in regions)):
+        raise ValueError('only_regions must be a list of region IDs')
     return cfg
 
 
@@ -130,6 +155,9 @@ class CallPlan:
         self.token_loop = None
         self.empty_first_page = False
         self.last_page_token_style = None
+        self.endless_tokens = False
+        self.trickle = None  # (bytes per second, max seconds)
+        self.redirect = None  # (status, location)
 
 
 class FaultPlan:
@@ -169,13 +197,20 @@ class FaultPlan:
             return False
         return True
 
-    def begin_call(self) -> CallPlan:
-        """Number this call and decide every fault for it."""
+    def begin_call(self, region=None) -> CallPlan:
+        """Number this call and decide every fault for it (none when ``only_regions`` leaves ``region`` out)."""
         with self._lock:
             cfg = self._cfg
             self._index += 1
             plan = CallPlan(self._index)
             idx = plan.index
+            if cfg['only_regions'] is not None and region not in cfg['only_regions']:
+                return plan
+            plan.endless_tokens = cfg['endless_tokens']
+            if cfg['trickle_bytes_per_second'] and idx in (_calls('t', cfg['trickle_on_call']) or (idx,)):
+                plan.trickle = (float(cfg['trickle_bytes_per_second']), float(cfg['trickle_max_seconds']))
+            if cfg['redirect_status'] is not None:
+                plan.redirect = (cfg['redirect_status'], cfg['redirect_location'])
             plan.reset = idx in (_calls('r', cfg['reset_connection_on_call']) or ())
             if idx in (_calls('h', cfg['hang_on_call']) or ()):
                 plan.hang_seconds = float(cfg['hang_seconds'])

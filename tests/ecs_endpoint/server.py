@@ -5,6 +5,7 @@ import copy
 import datetime
 import json
 import re
+import select
 import shutil
 import socket
 import ssl
@@ -102,6 +103,8 @@ class EcsEndpoint:
         if last_page_token_style not in ('absent', 'empty'):
             raise ValueError('last_page_token_style must be "absent" or "empty"')
         self._lock = threading.Lock()
+        # Notified whenever a trickled answer ends (see wait_for_trickles).
+        self._trickle_ended = threading.Condition(self._lock)
         self._regions = {region: list(sessions) for region, sessions in regions.items()}
         self._serial = {region: len(sessions) for region, sessions in regions.items()}
         if credentials is None:
@@ -208,7 +211,28 @@ class EcsEndpoint:
         """Zero every counter and clear the request log."""
         with self._lock:
             self._stats = {'calls': 0, 'ok': 0, 'by_code': {}, 'faults_injected': {}, 'max_concurrency': 0,
-                           'auth_failures': 0, 'requests': [], 'end_calls': 0, 'ended': []}
+                           'auth_failures': 0, 'requests': [], 'end_calls': 0, 'ended': [], 'trickles': []}
+
+    def wait_for_trickles(self, timeout, started=None) -> list:
+        """Wait (at most ``timeout`` seconds) until no trickled answer is still being sent; returns their records.
+
+        With ``started``, wait instead until that many trickled answers have started. Each record: ``length`` of
+        the body, bytes ``sent`` and ``outcome`` - None while sending, then ``completed``, ``client_closed`` (the
+        client went away first), ``bounded`` (trickle_max_seconds passed) or ``stopped`` (the endpoint stopped).
+        """
+        def waiting(records):
+            if started is not None:
+                return len(records) < started
+            return any(record['outcome'] is None for record in records)
+
+        ends = time.monotonic() + timeout
+        with self._trickle_ended:
+            while waiting(self._stats['trickles']):
+                left = ends - time.monotonic()
+                if left <= 0:
+                    break
+                self._trickle_ended.wait(left)
+            return copy.deepcopy(self._stats['trickles'])
 
     def add_sessions(self, region, sessions, at_head=True):
         """Insert sessions (newest first) at the head (newer than all) or the tail of a region."""
@@ -343,7 +367,7 @@ class EcsEndpoint:
             return
         with self._lock:
             self._stats['calls'] += 1
-        plan = self._faults.begin_call()
+        plan = self._faults.begin_call(params.get('RegionId'))
         if plan.reset:
             self._count('faults_injected', 'reset_connection')
             self._record(handler, None, 'ConnectionReset')
@@ -354,6 +378,14 @@ class EcsEndpoint:
             self._stop_event.wait(plan.hang_seconds)
         if plan.latency_seconds:
             self._stop_event.wait(plan.latency_seconds)
+        if plan.redirect is not None:
+            # Before any check, as a proxy or a spoofed endpoint would answer.
+            status, location = plan.redirect
+            self._count('faults_injected', 'redirect')
+            handler.close_connection = True
+            self.send(handler, status, b'{"Moved":true}', JSON_CONTENT_TYPE, request_id, headers={'Location': location},
+                      code='redirect.%d' % status)
+            return
         self._verify(handler, url, query, params, headers, body)
         if plan.error is not None:
             self._count('faults_injected', plan.fault_name)
@@ -375,9 +407,55 @@ class EcsEndpoint:
             self._count('faults_injected', 'malformed.truncated_json')
             self.send(handler, 200, payload[:len(payload) // 2], JSON_CONTENT_TYPE, request_id, code='malformed.truncated_json')
             return
+        if plan.trickle is not None:
+            self._count('faults_injected', 'trickle')
+            self._trickle(handler, payload, request_id, *plan.trickle)
+            return
         with self._lock:
             self._stats['ok'] += 1
         self.send(handler, 200, payload, JSON_CONTENT_TYPE, request_id)
+
+    def _trickle(self, handler, payload, request_id, rate, max_seconds):
+        """Send the headers of a 200 at once, then ``payload`` ``rate`` bytes a second.
+
+        Ends when the body is sent, when the client goes away (its socket turns readable: end of file), when the
+        endpoint stops, or after ``max_seconds`` (the connection is then cut): the endpoint always stops by itself.
+        """
+        record = {'length': len(payload), 'sent': 0, 'outcome': None}
+        with self._trickle_ended:
+            self._stats['trickles'].append(record)
+            self._trickle_ended.notify_all()
+        self._record(handler, 200, 'trickle')
+        step = max(1, int(rate / 10))  # at most ten writes a second
+        interval = step / rate
+        ends = time.monotonic() + max_seconds
+        outcome, sent = 'completed', 0
+        try:
+            handler.send_response(200)
+            handler.send_header('Content-Type', JSON_CONTENT_TYPE)
+            handler.send_header('Content-Length', str(len(payload)))
+            handler.send_header('x-acs-request-id', request_id)
+            handler.end_headers()
+            handler.wfile.flush()
+            while sent < len(payload):
+                left = ends - time.monotonic()
+                if self._stop_event.is_set() or left <= 0:
+                    outcome = 'stopped' if self._stop_event.is_set() else 'bounded'
+                    break
+                readable = select.select([handler.connection], [], [], min(interval, left))[0]
+                if readable:
+                    outcome = 'client_closed'
+                    break
+                handler.wfile.write(payload[sent:sent + step])
+                handler.wfile.flush()
+                sent += len(payload[sent:sent + step])
+        except OSError:
+            outcome = 'client_closed'
+        if outcome != 'completed':
+            self._abort_connection(handler)
+        with self._trickle_ended:
+            record.update(sent=sent, outcome=outcome)
+            self._trickle_ended.notify_all()
 
     def _verify(self, handler, url, query, params, headers, body):
         """Check the request's signature and credentials, counting failures."""
@@ -455,7 +533,10 @@ class EcsEndpoint:
         else:
             page = matched[offset:offset + max_results]
             next_offset = offset + max_results if offset + max_results < len(matched) else None
-        if token and plan.token_loop == 'same':
+        if plan.endless_tokens and not (token and plan.token_loop):
+            self._count('faults_injected', 'endless_tokens')
+            next_token = self._tokens.issue(binding, offset + max_results)
+        elif token and plan.token_loop == 'same':
             self._count('faults_injected', 'token_loop')
             next_token = token
         elif token and plan.token_loop == 'cycle':

@@ -88,6 +88,11 @@ CASES = [
     ('concurrency', '0', {'concurrency': 0}, 'concurrency must be between 1 and 32'),
     ('concurrency', '33', {'concurrency': 33}, 'concurrency must be between 1 and 32'),
     ('concurrency', 'many', {'concurrency': 'many'}, "argument 'concurrency'"),
+    ('listing_timeout', '0', {'listing_timeout': 0}, 'listing_timeout must be more than 0 and at most 604800 seconds'),
+    ('listing_timeout', 'nan', {'listing_timeout': 'nan'}, 'listing_timeout must be more than 0'),
+    ('listing_timeout', 'soon', {'listing_timeout': 'soon'}, "argument 'listing_timeout'"),
+    ('max_pages', '0', {'max_pages': 0}, 'max_pages must be at least 1'),
+    ('max_pages', 'many', {'max_pages': 'many'}, "argument 'max_pages'"),
 ]
 
 

@@ -19,18 +19,32 @@ from conftest import ACCESS_KEY_SECRET, DEBUG_ENV, MODULE, SECRETS, STS_KEY_ID, 
 
 MARK = '--- neutralised from here ---'
 
-# A client of the collection, run with DEBUG=sdk: one call as the SDK logs it, one after the module's neutralisation.
+# Run with DEBUG=sdk: one call by the SDK itself (it prints every request header), then one through the collection's
+# client with the SDK's logs captured (nothing printed; the captured lines are scrubbed), then one after the
+# module's neutralisation (nothing even logged).
 CONTROL = textwrap.dedent('''\
-    import sys
-    from ansible_collections.alicloud.ecs.plugins.module_utils import credentials, sdk
+    import json, sys
+    from alibabacloud_tea_openapi.client import Client
+    from alibabacloud_tea_openapi import utils_models as models
+    from darabonba.runtime import RuntimeOptions
     endpoint, key_id, secret, token, mark = sys.argv[1:6]
-    source = credentials.CredentialSource('access_key', 'options', key_id, secret, token)
-    settings = dict(endpoint=endpoint, protocol='http', validate_certs=True, read_timeout=10, connect_timeout=5)
-    sdk.RpcClient(settings, source).call('DescribeTerminalSessions', {'RegionId': 'cn-hangzhou', 'MaxResults': 5})
+    query = {'RegionId': 'cn-hangzhou', 'MaxResults': '5'}
+    config = models.Config(endpoint=endpoint, protocol='http', access_key_id=key_id, access_key_secret=secret,
+                           security_token=token)
+    params = models.Params(action='DescribeTerminalSessions', version='2014-05-26', protocol='HTTP', method='POST',
+                           auth_type='AK', style='RPC', pathname='/', req_body_type='json', body_type='json')
+    Client(config).call_api(params, models.OpenApiRequest(query=query), RuntimeOptions())
     sys.stderr.write(mark + '\\n')
     sys.stderr.flush()
+    from ansible_collections.alicloud.ecs.plugins.module_utils import credentials, sdk
+    source = credentials.CredentialSource('access_key', 'options', key_id, secret, token)
+    settings = dict(endpoint=endpoint, protocol='http', validate_certs=True, read_timeout=10, connect_timeout=5)
+    sdk.capture_sdk_logs()
+    sdk.RpcClient(settings, source).call('DescribeTerminalSessions', query)
+    captured = sdk.drain_sdk_logs()
     sdk.neutralise_sdk_debug()
-    sdk.RpcClient(settings, source).call('DescribeTerminalSessions', {'RegionId': 'cn-hangzhou', 'MaxResults': 5})
+    sdk.RpcClient(settings, source).call('DescribeTerminalSessions', query)
+    print(json.dumps({'captured': captured, 'after_neutralising': sdk.drain_sdk_logs()}))
 ''')
 
 
@@ -67,18 +81,24 @@ def test_the_module_process_prints_no_secret_with_debug_sdk(endpoints, direct, r
 
 
 def test_the_sdk_debug_log_would_leak_and_is_neutralised(endpoints, record, tmp_path):
-    """The control that makes the scans meaningful: with DEBUG=sdk the SDK prints the token; the module stops it."""
+    """The control that makes the scans meaningful: with DEBUG=sdk the SDK prints the token; the collection's log
+    capture keeps it off stderr (masked in what it keeps), and the module's neutralisation stops the log itself."""
     endpoint = endpoints({'cn-hangzhou': 5})
     completed = subprocess.run([sys.executable, '-c', CONTROL, endpoint.endpoint, STS_KEY_ID, STS_SECRET, STS_TOKEN, MARK],
                                env=Runner(tmp_path).environment(DEBUG_ENV), capture_output=True, text=True, timeout=120, check=False)
     assert completed.returncode == 0, completed.stderr
     before, _mark, after = completed.stderr.partition(MARK)
-    leaked, neutralised = scan(before, [STS_TOKEN]), scan(after + completed.stdout, SECRETS)
-    record(kind='secrets', check='Control: the SDK itself with DEBUG=sdk, then after neutralise_sdk_debug()',
-           result='token printed %d time(s) by the SDK; none after neutralising' % leaked, secret_hits=neutralised)
+    leaked, protected = scan(before, [STS_TOKEN]), scan(after + completed.stdout, SECRETS)
+    logs = json.loads(completed.stdout)
+    record(kind='secrets', check='Control: the SDK itself with DEBUG=sdk, then through the log capture, then after '
+                                 'neutralise_sdk_debug()',
+           result='token printed %d time(s) by the SDK; none through the collection (%d log lines captured, masked)'
+           % (leaked, len(logs['captured'])), secret_hits=protected)
     assert leaked >= 1, 'the SDK debug log no longer shows the token: this control proves nothing any more'
-    assert neutralised == 0
-    assert endpoint.stats()['calls'] == 2
+    assert protected == 0
+    assert any('x-acs-security-token : ********' in line for line in logs['captured']), logs['captured']
+    assert logs['after_neutralising'] == []
+    assert endpoint.stats()['calls'] == 3
 
 
 def test_only_signatures_travel(endpoints, direct, record):

@@ -37,7 +37,7 @@ def reached(raw, instance_id):
 def test_lists_the_sessions_of_the_instances_through_the_module_code(endpoint):
     raw = endpoint.seed_data['cn-hangzhou']
     instances = sorted({t for s in raw for t in s['_targets']})[:2]
-    sessions = sessions_of_instances(options(endpoint, max_results=7), instances)
+    sessions = sessions_of_instances(connect(options(endpoint, max_results=7)), instances)
     expected = {s['SessionId'] for s in raw if any(reached(s, i) for i in instances)}
     assert {s['session_id'] for s in sessions} == expected
     assert len(sessions) == len(expected)
@@ -45,7 +45,7 @@ def test_lists_the_sessions_of_the_instances_through_the_module_code(endpoint):
 
 def test_no_instance_means_no_call(endpoint):
     endpoint.reset_stats()
-    assert sessions_of_instances(options(endpoint), []) == []
+    assert sessions_of_instances(connect(options(endpoint)), []) == []
     assert endpoint.stats()['calls'] == 0
 
 
@@ -58,13 +58,13 @@ def test_no_instance_means_no_call(endpoint):
 def test_bad_options_are_named_before_any_call(endpoint, extra, text):
     endpoint.reset_stats()
     with pytest.raises(ControllerError, match=text):
-        sessions_of_instances(options(endpoint, **extra), ['i-1'])
+        sessions_of_instances(connect(options(endpoint, **extra)), ['i-1'])
     assert endpoint.stats()['calls'] == 0
 
 
 def test_service_errors_carry_the_module_message_and_no_secret(endpoint):
     with pytest.raises(ControllerError) as raised:
-        sessions_of_instances(options(endpoint, access_key_secret='wrong-' + SECRET), ['i-1'])
+        sessions_of_instances(connect(options(endpoint, access_key_secret='wrong-' + SECRET)), ['i-1'])
     message = str(raised.value)
     assert 'SignatureDoesNotMatch' in message and 'request ID' in message
     assert SECRET not in message

@@ -61,3 +61,18 @@ def test_contradictions_are_named(params, env, message):
 def test_an_option_key_pairs_with_an_environment_secret():
     source = resolve({'access_key_id': 'opt-id'}, ENV_KEYS)
     assert (source.access_key_id, source.access_key_secret) == ('opt-id', 'env-secret')
+
+
+@pytest.mark.parametrize('params, env, message', [
+    ({'access_key_id': 'LTAIkey\n', 'access_key_secret': 's3cret-value'}, {}, 'access_key_id: '),
+    ({'access_key_id': 'LTAIkey', 'access_key_secret': 's3cret-value\n'}, {}, 'access_key_secret: character 13 of 13 is a control'),
+    ({'access_key_id': 'LTAIkey', 'access_key_secret': 's3cret', 'security_token': 'CAIS\u00e9'}, {},
+     'security_token: character 5 of 5 is a character outside ASCII'),
+    ({}, {'ALIBABA_CLOUD_ACCESS_KEY_ID': 'LTAIkey', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET': ' s3cret'},
+     'access_key_secret (from its environment variable): character 1 of 7 is white space'),
+])
+def test_values_that_cannot_be_sent_are_refused_without_being_quoted(params, env, message):
+    with pytest.raises(CredentialError) as caught:
+        resolve(params, env)
+    assert str(caught.value).startswith(message)
+    assert 's3cret' not in str(caught.value) and 'CAIS' not in str(caught.value)

@@ -4,7 +4,8 @@ import pytest
 
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import TokenLoopError
 from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import (
-    ListingKey, ResumePoint, decode_resume_token, encode_resume_token, paginate)
+    ListingKey, PageLimitError, ResumePoint, decode_resume_token, encode_resume_token, paginate)
+from ansible_collections.alicloud.ecs.plugins.module_utils.retries import Deadline, ListingTimeout
 
 
 class FakeService:
@@ -108,3 +109,79 @@ def test_resume_token_is_bound_to_its_query():
         decode_resume_token('AAAAAdDWBF2', KEY)
     with pytest.raises(ValueError, match='damaged'):
         decode_resume_token(token[:-5] + '!!!!!', KEY)
+
+
+class EndlessService:
+    """A fresh token on every page, for ever; counts the pages asked for."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, key, token):
+        self.calls += 1
+        return {'records': [self.calls], 'next_token': 'fresh-%d' % self.calls, 'request_id': 'req-%d' % self.calls}
+
+
+@pytest.mark.parametrize('max_pages', [1, 2, 7])
+def test_max_pages_stops_a_service_that_never_stops_handing_out_tokens(max_pages):
+    service = EndlessService()
+    with pytest.raises(PageLimitError) as raised:
+        paginate(KEY, service, keep, max_pages=max_pages)
+    assert service.calls == max_pages
+    error = raised.value
+    assert (error.code, error.retryable, error.request_id) == ('MaxPagesExceeded', False, 'req-%d' % max_pages)
+    assert 'max_pages (%d pages of up to 100 records)' % max_pages in error.message
+    assert 'region cn-hangzhou' in error.message and 'no records are returned' in error.message
+
+
+def test_the_last_allowed_page_may_end_the_listing():
+    service = FakeService(list(range(250)), 100)
+    assert paginate(KEY, service, keep, max_pages=3).items == list(range(250))
+    with pytest.raises(PageLimitError):
+        paginate(KEY, FakeService(list(range(250)), 100), keep, max_pages=2)
+
+
+def test_max_items_reached_before_max_pages_is_a_normal_stop():
+    listing = paginate(KEY, EndlessService(), keep, max_items=2, max_pages=5)
+    assert listing.items == [1, 2] and listing.resume.service_token == 'fresh-2'
+
+
+class StepClock:
+    """Moves ``step`` seconds each time a page is fetched."""
+
+    def __init__(self, step):
+        self.now, self.step = 0.0, step
+
+    def __call__(self):
+        return self.now
+
+
+def test_no_page_is_asked_for_once_the_deadline_passed():
+    clock = StepClock(4)
+    deadline = Deadline(10, clock=clock)
+    fetched = []
+
+    def fetch(key, token):
+        fetched.append(token)
+        clock.now += clock.step
+        return {'records': [len(fetched)], 'next_token': 'fresh-%d' % len(fetched)}
+
+    with pytest.raises(ListingTimeout) as raised:
+        paginate(KEY, fetch, keep, deadline=deadline)
+    assert len(fetched) == 3  # at 0, 4 and 8 seconds; at 12 the deadline has passed
+    assert raised.value.pages == 3 and raised.value.query == 'region cn-hangzhou'
+    assert 'listing_timeout (10 seconds): region cn-hangzhou, 3 pages read' in raised.value.message
+
+
+def test_a_timeout_raised_while_fetching_names_the_query_and_pages():
+    deadline = Deadline(10, clock=StepClock(0))
+    pages = [{'records': [1], 'next_token': 'a'}]
+
+    def fetch(key, token):
+        if pages:
+            return pages.pop()
+        raise deadline.exceeded()
+
+    with pytest.raises(ListingTimeout) as raised:
+        paginate(ListingKey('cn-shanghai', 'i-1'), fetch, keep, deadline=deadline)
+    assert 'region cn-shanghai, instance i-1, 1 page read' in raised.value.message
