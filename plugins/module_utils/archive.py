@@ -24,22 +24,29 @@ import io
 import json
 import os
 import stat
-import tempfile
 import time
 
 from collections import namedtuple
 from contextlib import contextmanager
 
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import session_time
+from ansible_collections.alicloud.ecs.plugins.module_utils.file_safety import (
+    UnsafeFileError, check_directory, check_target, create_temporary, directory_of, open_regular, read_regular)
 
 FORMAT = 'alicloud.ecs.terminal_sessions'
 VERSION = 1
 BOOKKEEPING = '_archive'
 TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 NEW_FILE_MODE = 0o600
+# A session record is a few levels deep (record, connections, connection); a line nested far deeper is not
+# one, and would exhaust Python's recursion limit when compared or written out again.
+MAX_DEPTH = 32
 
-# Cells a spreadsheet would read as a formula (OWASP "CSV injection") start with one of these.
-FORMULA_PREFIXES = ('=', '+', '-', '@', '\t', '\r')
+# Cells a spreadsheet would read as a formula (OWASP "CSV injection") start with one of these: the ASCII
+# signs, their fullwidth forms (which some spreadsheets fold to ASCII when reading), and the controls a
+# cell may begin with. Spreadsheets also skip leading white space before looking for `=`, so a cell
+# starting with any white space (see neutralise) is treated the same way.
+FORMULA_PREFIXES = ('=', '+', '-', '@', '\t', '\r', '\n', ' ', '\uff1d', '\uff0b', '\uff0d', '\uff20')
 CSV_COLUMNS = ('region_id', 'session_id', 'creation_time', 'username', 'client_ip', 'principal_id', 'identity_type',
                'port_number', 'target_server', 'instance_ids', 'statuses', 'closed_reasons', 'start_time', 'end_time',
                'archived_at', 'updated_at')
@@ -89,7 +96,29 @@ def _line_problem(record):
             return 'a session record whose %s is not a list' % name
     if BOOKKEEPING in record and not isinstance(record[BOOKKEEPING], dict):
         return 'a session record whose %s is not an object' % BOOKKEEPING
+    if 'creation_time' in record and not isinstance(record['creation_time'], str):
+        return 'a session record whose creation_time is a JSON %s, not a string' % _json_type(record['creation_time'])
+    if _nested_deeper(record, MAX_DEPTH):
+        return 'a session record nested more than %d levels deep' % MAX_DEPTH
     return None
+
+
+def _json_type(value):
+    for kind, name in ((bool, 'boolean'), (str, 'string'), ((int, float), 'number'), (list, 'array'), (dict, 'object')):
+        if isinstance(value, kind):
+            return name
+    return 'null'
+
+
+def _nested_deeper(value, limit):
+    """Whether ``value`` (parsed JSON) holds lists or objects more than ``limit`` levels deep; no recursion."""
+    level = [value]
+    for _depth in range(limit + 1):
+        level = [item for container in level if isinstance(container, (list, dict))
+                 for item in (container.values() if isinstance(container, dict) else container)]
+        if not level:
+            return False
+    return True
 
 
 def _decoded(line, number, name):
@@ -99,6 +128,9 @@ def _decoded(line, number, name):
     except (UnicodeDecodeError, ValueError) as error:
         raise ArchiveError('%s, line %d: not valid JSON (%s); the archive is damaged (a truncated copy?) and is left '
                            'as it is' % (name, number, error))
+    except RecursionError:
+        raise ArchiveError('%s, line %d: JSON nested too deeply to read (more than %d levels is not a session '
+                           'record); the archive is damaged and is left as it is' % (name, number, MAX_DEPTH))
 
 
 def parse_archive(data, name='the archive'):
@@ -160,7 +192,7 @@ def is_older(record, cutoff):
 
 def archive_order(records):
     """Oldest first (ISO 8601 UTC times sort as text), then region and session ID: the order of the file."""
-    return sorted(records, key=lambda r: (r.get('creation_time') or '', r['region_id'], r['session_id']))
+    return sorted(records, key=lambda r: (str(r.get('creation_time') or ''), str(r['region_id']), str(r['session_id'])))
 
 
 def merge(archived, listed, now, cutoff=None):
@@ -273,9 +305,13 @@ def render_archive(records):
 
 
 def neutralise(value):
-    """A CSV cell as text; one a spreadsheet would read as a formula gets a leading ``'``."""
+    """A CSV cell as text; one a spreadsheet would read as a formula gets a leading ``'``.
+
+    That is a cell starting with a sign of :data:`FORMULA_PREFIXES` or with any white space (spreadsheets
+    skip it and then look for ``=``), so `` =1+1`` and ``\u3000=1+1`` are neutralised too.
+    """
     text = '' if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return "'" + text if text.startswith(FORMULA_PREFIXES) or text[:1].isspace() else text
 
 
 def _joined(values):
@@ -316,14 +352,20 @@ def render_csv(records):
 
 
 # --- files -------------------------------------------------------------------------------------
+# Every path goes through file_safety: no symlink, a regular file nobody else can write, in a directory
+# others cannot write. The module often runs as root, in directories it does not own.
+
+def _safe(call, *args, **kwargs):
+    """``call(*args, **kwargs)``, its :class:`UnsafeFileError` raised as :class:`ArchiveError`."""
+    try:
+        return call(*args, **kwargs)
+    except UnsafeFileError as error:
+        raise ArchiveError(str(error))
+
 
 def read_file(path):
-    """The bytes of ``path``, or None when there is no such file."""
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
+    """The bytes of ``path``, or None when there is no such file; a symlink, FIFO or foreign-writable file is refused."""
+    return _safe(read_regular, path)
 
 
 def lock_path(path):
@@ -338,8 +380,9 @@ def archive_lock(path, timeout=None, poll=0.1):
     :class:`ArchiveLockTimeout` when another run holds it for longer.
     """
     name = lock_path(path)
+    _safe(check_directory, directory_of(name))
     try:
-        descriptor = os.open(name, os.O_RDONLY | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0), 0o644)
+        descriptor = _safe(open_regular, name, os.O_RDONLY | os.O_CREAT, 0o644)
     except OSError as error:
         raise ArchiveError('cannot open the lock file %s: %s' % (name, error))
     try:
@@ -387,16 +430,16 @@ def fsync_directory(directory):
 def write_atomic(path, data, new_mode=NEW_FILE_MODE):
     """Replace ``path`` with ``data`` (bytes) in one rename, or leave it exactly as it was.
 
-    The data goes to a temporary file in the same directory, is fsynced, gets the mode and owner of
-    the file it replaces (``new_mode`` for a new file), and is renamed over ``path``. On any failure
-    the temporary file is removed and the error raised; ``path`` is untouched.
+    ``path`` must be absent or a regular file nobody but its owner can write, in a directory others cannot
+    write (:mod:`file_safety`; :class:`ArchiveError` otherwise). The data goes to a new temporary file in the
+    same directory (created exclusively, never following a link), is fsynced, gets the mode and owner of the
+    file it replaces (``new_mode`` for a new file), and is renamed over ``path`` - the rename replaces the
+    directory entry and never writes through a link. On any failure the temporary file is removed and the
+    error raised; ``path`` is untouched.
     """
-    directory = os.path.dirname(path) or '.'
-    try:
-        current = os.stat(path)
-    except FileNotFoundError:
-        current = None
-    descriptor, temporary = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=directory)
+    directory = directory_of(path)
+    current = _safe(check_target, path)[path]
+    descriptor, temporary = _safe(create_temporary, directory, '.%s.' % os.path.basename(path))
     try:
         with os.fdopen(descriptor, 'wb') as handle:
             handle.write(data)

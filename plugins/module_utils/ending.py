@@ -116,3 +116,44 @@ def end_sessions(client_for, policy, counter, targets, selected=(), check_mode=F
 def unlisted_session(session_id, region_id):
     """A stand-in record for a session ID the listing did not return: tried as it is."""
     return {'session_id': session_id, 'region_id': region_id, 'instance_ids': [], 'connections': []}
+
+
+EXCLUDED = 'excluded by filters'
+WOULD_BE_TRIED = ('would be tried: not in the listing, so the real run sends it to EndTerminalSession and reports '
+                  'the service\'s answer')
+NOT_TRIED_WITH_FILTERS = ('not found in the listing; not sent to EndTerminalSession, since the filters cannot be '
+                          'checked for a session the service does not list')
+
+
+def split_by_criteria(sessions, criteria=None):
+    """(sessions that meet ``criteria``, a not-ended entry for each of the others), order kept.
+
+    The sessions asked for by ID are listed without the criteria and split here, so an ID the filters
+    exclude is told apart from one the service does not list: the first is never ended, the second may be tried.
+    """
+    if not criteria:
+        return list(sessions), []
+    selected, excluded = [], []
+    for session in sessions:
+        if criteria.match(session):
+            selected.append(session)
+        else:
+            excluded.append(entry(session, reason=EXCLUDED))
+    return selected, excluded
+
+
+def unlisted(session_ids, listed, region_ids, filtered=False, check_mode=False):
+    """(stand-ins to send to EndTerminalSession, not-ended entries) for the IDs of ``session_ids`` not ``listed``.
+
+    Only without filters is such an ID sent (in every region), to get the service's own error code; check mode
+    reports it instead as would be tried (``would_try``), once. With filters it is never sent: nothing tells
+    whether they would exclude it.
+    """
+    listed_ids = set(session['session_id'] for session in listed)
+    absent = [session_id for session_id in session_ids if session_id not in listed_ids]
+    if filtered:
+        return [], [entry(unlisted_session(session_id, region_ids[0]), reason=NOT_TRIED_WITH_FILTERS) for session_id in absent]
+    if check_mode:
+        return [], [entry(unlisted_session(session_id, region_ids[0]), reason=WOULD_BE_TRIED, would_try=True)
+                    for session_id in absent]
+    return [unlisted_session(session_id, region_id) for session_id in absent for region_id in region_ids], []

@@ -24,7 +24,8 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CRITERIA, Criteria, CriteriaError
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import merge_listings
-from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import normalize_session, sessions_by_instance, summarize
+from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import (
+    normalize_session, sessions_by_instance, summarize, with_text_fields)
 
 try:
     from ansible.module_utils.datatag import native_type_name as _native_type_name
@@ -128,8 +129,11 @@ def sessions_from_data(data):
             raise DataError('%s: expected a session (a dict); got %s' % (_where(location), type_name(raw)))
         if ARCHIVE_HEADER_KEY in raw:
             continue  # the header line of an ecs_terminal_session_archive file, read with the records
+        region_id = raw.get('RegionId')
+        if region_id is not None and not isinstance(region_id, str):
+            raise DataError('%s: RegionId is %s, not a string' % (_where(location), type_name(region_id)))
         try:
-            records.append(normalize_session(raw, region_id=raw.get('RegionId') or None))
+            records.append(with_text_fields(normalize_session(raw, region_id=region_id or None)))
         except TypeError as error:
             raise DataError('%s: %s' % (_where(location), error))
     return merge_listings([_Batch(records)])

@@ -87,6 +87,8 @@ def _shape(raw, known_fields, skip=()):
                 continue
         elif value in _EMPTY_VALUES:
             continue
+        if key.__class__ is not str and not isinstance(key, str):
+            raise TypeError('a record has the key %r, a %s; keys are field names (strings)' % (key, type(key).__name__))
         shaped[known_fields.get(key) or snake_case(key)] = value
     return shaped
 
@@ -121,9 +123,16 @@ def normalize_session(raw, region_id=None, queried_instance_id=None):
     session = _shape(raw, _SESSION_FIELDS, _NESTED_KEYS)
     connections = [normalize_connection(item) for item in unwrap_list(connections_raw, 'Connection')]
     session['connections'] = connections
-    instance_ids = set(raw.get('instance_ids') or ())
+    instance_ids = set()
+    for instance_id in raw.get('instance_ids') or ():
+        if not isinstance(instance_id, str):
+            raise TypeError('instance_ids of session %s holds %s, not only strings' % (_named(raw), _kind(instance_id)))
+        instance_ids.add(instance_id)
     for conn in connections:
         if conn.get('instance_id'):
+            if not isinstance(conn['instance_id'], str):
+                raise TypeError('the InstanceId of a connection of session %s is %s, not a string'
+                                % (_named(raw), _kind(conn['instance_id'])))
             instance_ids.add(conn['instance_id'])
     if queried_instance_id:
         instance_ids.add(queried_instance_id)
@@ -134,6 +143,74 @@ def normalize_session(raw, region_id=None, queried_instance_id=None):
     else:
         session.setdefault('region_id', None)
     return session
+
+
+# The fields the service documents as strings, which grouping and summaries use as keys or compare.
+TEXT_FIELDS = ('session_id', 'region_id', 'creation_time', 'username', 'client_ip', 'principal_id', 'identity_type',
+               'target_server')
+CONNECTION_TEXT_FIELDS = ('instance_id', 'status', 'start_time', 'end_time', 'closed_reason', 'failed_detail')
+
+
+def _kind(value):
+    """``a list``, ``a dict``...: how a message names the type of a value that should have been text."""
+    if isinstance(value, Mapping):
+        return 'a dict'
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return 'a list'
+    return 'a %s' % type(value).__name__.lower()
+
+
+def _text_or_none(value, name, what):
+    """``value`` as text (numbers become text), None or absent as it is; TypeError naming the field otherwise."""
+    if value is None or value.__class__ is str or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError('%s of %s is %s, not a string' % (name, what, _kind(value)))
+
+
+def with_text_fields(session):
+    """``session`` (normalised) with every field documented as a string checked: text, or None.
+
+    Numbers become text (a copy is made; the record given is not changed). A list, dict or boolean where a
+    string belongs raises TypeError naming the field and the session, instead of failing later as a bare
+    ``unhashable type`` or a comparison of str with list while grouping, summarising or sorting.
+    """
+    session_id = session.get('session_id')
+    if session_id is not None and not isinstance(session_id, str):
+        what = 'a session'
+    else:
+        what = 'session %s' % session_id if session_id else 'a session without a session_id'
+    fixed = {}
+    for name in TEXT_FIELDS:
+        if name in session:
+            value = _text_or_none(session[name], name, what)
+            if value is not session[name]:
+                fixed[name] = value
+    instance_ids = session.get('instance_ids') or ()
+    for instance_id in instance_ids:
+        if not isinstance(instance_id, str):
+            raise TypeError('instance_ids of %s holds %s, not only strings' % (what, _kind(instance_id)))
+    connections = []
+    for connection in session.get('connections') or ():
+        if not isinstance(connection, Mapping):
+            raise TypeError('a connection of %s is %s, not a dict' % (what, _kind(connection)))
+        changed = {}
+        for name in CONNECTION_TEXT_FIELDS:
+            if name in connection:
+                value = _text_or_none(connection[name], name, 'a connection of %s' % what)
+                if value is not connection[name]:
+                    changed[name] = value
+        connections.append(dict(connection, **changed) if changed else connection)
+    if any(new is not old for new, old in zip(connections, session.get('connections') or ())):
+        fixed['connections'] = connections
+    return dict(session, **fixed) if fixed else session
+
+
+def _named(raw):
+    """The session ID of a raw or normalised record for a message, whatever its type."""
+    session_id = raw.get('SessionId', raw.get('session_id'))
+    return session_id if isinstance(session_id, str) and session_id else '(no session ID)'
 
 
 def newest_first(sessions):

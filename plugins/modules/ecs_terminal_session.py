@@ -27,6 +27,7 @@ author:
 extends_documentation_fragment:
   - alicloud.ecs.alicloud
   - alicloud.ecs.alicloud.filters
+  - alicloud.ecs.alicloud.listing
 attributes:
   check_mode:
     description: Can run in check mode and report what would change.
@@ -45,8 +46,14 @@ options:
   session_id:
     description:
       - The sessions to end, one ID or a list.
-      - A session ID the service does not know is not a failure; it is reported in RV(not_ended) with the
-        service's error code.
+      - With O(filters), a session is ended only when it meets them; one they exclude is reported in RV(not_ended)
+        with the reason C(excluded by filters) and never ended. The sessions are listed without the filters and
+        checked against them afterwards, so check mode and the real run agree on every ID.
+      - A session ID the listing does not return is sent to C(EndTerminalSession) only without O(filters), to get the
+        service's answer; a session the service does not know is not a failure, it is reported in RV(not_ended) with
+        the service's error code. In check mode such an ID is reported in RV(not_ended) as C(would be tried), with
+        RV(not_ended[].would_try=true). With O(filters) it is never sent (the filters cannot be checked for it) and is
+        reported as not found in the listing.
     type: list
     elements: str
     aliases: [session_ids]
@@ -145,9 +152,20 @@ not_ended:
       type: str
       sample: cn-hangzhou
     reason:
-      description: Why it was not ended - already closed, already closing, unknown to the service, or not attempted.
+      description:
+        - Why it was not ended - already closed, already closing, C(excluded by filters) (an ID of O(session_id) that
+          O(filters) exclude), unknown to the service, not found in the listing (with O(filters)), not attempted, or
+          in check mode C(would be tried ...) (see RV(not_ended[].would_try)).
       type: str
       sample: already closed
+    would_try:
+      description:
+        - Only in check mode, for an ID of O(session_id) that the listing did not return, given without O(filters) -
+          the real run sends it to C(EndTerminalSession) and reports the service's answer (usually unknown to the
+          service, with its error code; it would be in RV(ended) if the service did end it).
+      type: bool
+      returned: in check mode, for such an ID
+      sample: true
     error_code:
       description: The service's error code, for a session it does not know.
       type: str
@@ -176,8 +194,9 @@ api_calls:
 '''
 
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError, filters_argument_spec
-from ansible_collections.alicloud.ecs.plugins.module_utils.ending import choose, end_sessions, entry, unlisted_session
-from ansible_collections.alicloud.ecs.plugins.module_utils.listing import CallCounter, ListingFailure, list_sessions, query_plan
+from ansible_collections.alicloud.ecs.plugins.module_utils.ending import choose, end_sessions, split_by_criteria, unlisted
+from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
+    CallCounter, ListingFailure, list_sessions, listing_bounds, listing_bounds_argument_spec, listing_bounds_problem, query_plan)
 from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule
 
 
@@ -188,6 +207,7 @@ def argument_spec():
         instance_id=dict(type='list', elements='str', aliases=['instance_ids']),
         filters=filters_argument_spec(),
         concurrency=dict(type='int', default=8),
+        **listing_bounds_argument_spec()
     )
 
 
@@ -207,6 +227,8 @@ def main():
     module.validate_connection()
     if not 1 <= module.params['concurrency'] <= 32:
         module.fail_json(msg='concurrency must be between 1 and 32, got %d' % module.params['concurrency'])
+    if listing_bounds_problem(module.params):
+        module.fail_json(msg=listing_bounds_problem(module.params))
     session_ids, instance_ids = ids(module, 'session_id'), ids(module, 'instance_id')
     try:
         criteria = Criteria(module.params['filters'])
@@ -215,23 +237,25 @@ def main():
     module.require_sdk()
 
     plan = query_plan(module.region_ids, instance_ids, session_ids)
+    # Sessions asked for by ID are listed without the criteria and split afterwards: an ID the filters
+    # exclude must be told apart from one the service does not list (only the latter may be tried).
     try:
-        listed = list_sessions(module.connection, plan, criteria, concurrency=module.params['concurrency'])
+        listed = list_sessions(module.connection, plan, None if session_ids else criteria,
+                               concurrency=module.params['concurrency'], **listing_bounds(module.params))
     except ListingFailure as failure:
         module.fail_json_alicloud(failure.error, 'Failed to list the sessions to end (%s)' % failure.key.label(),
                                   api_calls=failure.api_calls, ended=[], not_ended=[], failures=[])
 
-    targets, skipped = choose(listed.sessions, instance_ids)
-    listed_ids = set(session['session_id'] for session in listed.sessions)
-    unlisted = [unlisted_session(session_id, region_id) for session_id in session_ids if session_id not in listed_ids
-                for region_id in module.region_ids]
-    if module.check_mode:
-        skipped.extend(entry(session, reason='not found in the listing') for session in unlisted)
-        unlisted = []
+    selected, skipped = split_by_criteria(listed.sessions, criteria if session_ids else None)
+    targets, closed = choose(selected, instance_ids)
+    skipped.extend(closed)
+    tried, not_tried = unlisted(session_ids, listed.sessions, module.region_ids, filtered=bool(criteria),
+                                check_mode=module.check_mode)
+    skipped.extend(not_tried)
 
     counter = CallCounter()
     outcome = end_sessions(module.connection.client_for, module.connection.retry_policy(), counter,
-                           targets + unlisted, instance_ids, module.check_mode,
+                           targets + tried, instance_ids, module.check_mode,
                            lambda error: module.describe_failure(error)['msg'])
     ended_ids = set(item['session_id'] for item in outcome.ended)
     skipped.extend(item for item in outcome.skipped if item['session_id'] not in ended_ids)

@@ -27,6 +27,7 @@ author:
   - alicloud.ecs maintainers (@alicloud-ecs)
 extends_documentation_fragment:
   - alicloud.ecs.alicloud
+  - alicloud.ecs.alicloud.listing
 attributes:
   check_mode:
     description: Can run in check mode and report what would change.
@@ -44,11 +45,18 @@ options:
       - An empty file counts as an archive with no records, so it can be created beforehand with the mode and owner
         wanted. A new file is created with mode C(0600); an existing one keeps its mode and owner.
       - The lock file C(<path>.lock) is created next to it.
+      - The module often runs as root, so it refuses, saying why, rather than follow or trust what another user could
+        have planted - a symlink at O(path), at C(<path>.lock) or at O(csv_path) (it is never followed, nor resolved
+        first); anything but a regular file there (a FIFO, a device, a directory); a file writable by its group or by
+        others (C(chmod go-w) it if it is yours); and a directory writable by others, even with the sticky bit (C(/tmp)).
+        The owner of the file does not matter - a file created beforehand with the owner chosen and a mode that others
+        cannot write (for example C(0640)) is used, and keeps that owner and mode.
     type: path
     required: true
   keep_days:
     description:
       - Prune records of sessions created more than this many days ago, and do not add such sessions again.
+      - At least 1; a number of days that reaches back before the year 1 is refused.
       - Without it, records are kept for ever.
     type: int
   csv_path:
@@ -59,8 +67,11 @@ options:
         C(identity_type), C(port_number), C(target_server), C(instance_ids), C(statuses) and C(closed_reasons) (one
         per connection, space-separated), C(start_time) (earliest connection), C(end_time) (latest connection),
         C(archived_at), C(updated_at).
-      - A cell that starts with C(=), C(+), C(-), C(@), a tab or a carriage return gets a leading C('), so no
-        spreadsheet reads it as a formula.
+      - A cell that starts with C(=), C(+), C(-), C(@), their fullwidth forms (C(＝), C(＋), C(－), C(＠)), or any white
+        space (a space, a tab, a carriage return, a line feed - spreadsheets skip it before looking for C(=)) gets a
+        leading C('), so no spreadsheet reads it as a formula.
+      - The same rules as for O(path) apply - no symlink, a regular file that neither its group nor others can write,
+        in a directory that others cannot write; an existing file keeps its owner and mode.
     type: path
   concurrency:
     description: How many regions are listed at once, 1 to 32.
@@ -68,7 +79,7 @@ options:
     default: 8
   lock_timeout:
     description:
-      - How many seconds to wait for another run that holds the archive's lock before failing.
+      - How many seconds to wait for another run that holds the archive's lock before failing, 0 to 86400 (a day).
       - The lock is held from reading the archive, through the listing, to writing it, so runs at the same time
         merge one after the other and none loses the other's records.
     type: int
@@ -223,10 +234,12 @@ import os
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.alicloud.ecs.plugins.module_utils.archive import (
-    ArchiveError, archive_lock, creation_span, find_gaps, merge, parse_archive, read_file, render_archive, render_csv,
-    write_atomic)
+    ArchiveError, archive_lock, creation_span, find_gaps, lock_path, merge, parse_archive, read_file, render_archive,
+    render_csv, write_atomic)
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import utc_now
-from ansible_collections.alicloud.ecs.plugins.module_utils.listing import ListingFailure, list_sessions, query_plan
+from ansible_collections.alicloud.ecs.plugins.module_utils.file_safety import UnsafeFileError, check_file, check_target
+from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
+    ListingFailure, list_sessions, listing_bounds, listing_bounds_argument_spec, listing_bounds_problem, query_plan)
 from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule
 
 
@@ -237,18 +250,43 @@ def argument_spec():
         csv_path=dict(type='path'),
         concurrency=dict(type='int', default=8),
         lock_timeout=dict(type='int', default=300),
+        **listing_bounds_argument_spec()
     )
 
 
+# Longest wait for the lock; far beyond any listing, and small enough for the clock's arithmetic.
+MAX_LOCK_TIMEOUT = 86400
+
+
 def target(module, name):
-    """The file an option names, symlinks resolved; fails when it cannot be a file in an existing directory."""
+    """The file an option names, absolute but as given (symlinks are not resolved: one there is refused).
+
+    Fails when it cannot be a file in an existing directory, or when the file or its directory breaks the
+    rules of file_safety (a symlink, not a regular file, writable by others).
+    """
     given = module.params[name]
-    resolved = os.path.realpath(given)
-    if os.path.isdir(resolved):
+    if '\x00' in given:
+        module.fail_json(msg='%s: the path contains a NUL byte, which no file name can hold' % name, path=module.params['path'])
+    absolute = os.path.abspath(given)
+    if os.path.isdir(absolute) and not os.path.islink(absolute):
         module.fail_json(msg='%s: %s is a directory; give the path of a file' % (name, given), path=module.params['path'])
-    if not os.path.isdir(os.path.dirname(resolved)):
-        module.fail_json(msg='%s: the directory of %s does not exist; create it first' % (name, given), path=module.params['path'])
-    return resolved
+    try:
+        check_target(absolute)
+    except UnsafeFileError as error:
+        module.fail_json(msg='%s: %s' % (name, error), path=module.params['path'])
+    return absolute
+
+
+def cutoff_for(module, now):
+    """The creation time before which records are pruned, or None without keep_days."""
+    keep_days = module.params['keep_days']
+    if not keep_days:
+        return None
+    try:
+        return now - datetime.timedelta(days=keep_days)
+    except OverflowError:
+        module.fail_json(msg='keep_days: %d days before now is before the year 1, the earliest date there is; give fewer days'
+                         % keep_days, path=module.params['path'])
 
 
 def validate(module):
@@ -256,14 +294,23 @@ def validate(module):
     params = module.params
     if not 1 <= params['concurrency'] <= 32:
         module.fail_json(msg='concurrency must be between 1 and 32, got %d' % params['concurrency'], path=params['path'])
+    if listing_bounds_problem(params):
+        module.fail_json(msg=listing_bounds_problem(params), path=params['path'])
     if params['keep_days'] is not None and params['keep_days'] < 1:
         module.fail_json(msg='keep_days must be at least 1, got %d' % params['keep_days'], path=params['path'])
-    if params['lock_timeout'] < 0:
-        module.fail_json(msg='lock_timeout must not be negative, got %d' % params['lock_timeout'], path=params['path'])
+    cutoff_for(module, utc_now())
+    if not 0 <= params['lock_timeout'] <= MAX_LOCK_TIMEOUT:
+        module.fail_json(msg='lock_timeout must be between 0 and %d seconds, got %s' % (MAX_LOCK_TIMEOUT, params['lock_timeout']),
+                         path=params['path'])
     path = target(module, 'path')
     csv_path = target(module, 'csv_path') if params['csv_path'] else None
-    if csv_path == path:
-        module.fail_json(msg='csv_path must not be the archive itself (%s)' % params['path'], path=params['path'])
+    if csv_path in (path, lock_path(path)):
+        module.fail_json(msg='csv_path must be neither the archive itself nor its lock file (%s)' % params['csv_path'],
+                         path=params['path'])
+    try:
+        check_file(lock_path(path))
+    except UnsafeFileError as error:
+        module.fail_json(msg='the lock file of path: %s' % error, path=params['path'])
     return path, csv_path
 
 
@@ -287,10 +334,10 @@ def archive(module, path, csv_path):
     params = module.params
     data, archived = load(module, path)
     now = utc_now()
-    cutoff = now - datetime.timedelta(days=params['keep_days']) if params['keep_days'] else None
+    cutoff = cutoff_for(module, now)
     plan = query_plan(module.region_ids)
     try:
-        listed = list_sessions(module.connection, plan, None, concurrency=params['concurrency'])
+        listed = list_sessions(module.connection, plan, None, concurrency=params['concurrency'], **listing_bounds(params))
     except ListingFailure as failure:
         module.fail_json_alicloud(failure.error, 'Failed to list terminal sessions (%s)' % failure.key.label(),
                                   api_calls=failure.api_calls, region_id=failure.key.region_id, path=params['path'])

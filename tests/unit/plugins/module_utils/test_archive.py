@@ -201,6 +201,8 @@ def test_a_gap_when_the_oldest_listed_is_newer_than_the_newest_archived():
 @pytest.mark.parametrize('value, cell', [
     ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'), ('+1', "'+1"), ('-2+3', "'-2+3"), ('@SUM(A1)', "'@SUM(A1)"),
     ('\tx', "'\tx"), ('\rx', "'\rx"), ('root', 'root'), ('a=b', 'a=b'), (None, ''), (22, '22'),
+    (' =1+2', "' =1+2"), ('\n=1', "'\n=1"), ('\uff1d1+2', "'\uff1d1+2"), ('\uff0b1', "'\uff0b1"), ('\uff0d1', "'\uff0d1"),
+    ('\uff20SUM(A1)', "'\uff20SUM(A1)"), ('\u3000=1', "'\u3000=1"), ('\x0b=1', "'\x0b=1"), ('root =1', 'root =1'),
 ])
 def test_cells_a_spreadsheet_would_run_are_neutralised(value, cell):
     assert neutralise(value) == cell
@@ -332,3 +334,43 @@ def test_the_lock_is_exclusive_and_times_out(tmp_path):
         assert time.monotonic() - started >= 0.2
     with archive_lock(path, timeout=0):
         pass
+
+
+# --- damaged lines that used to raise instead of naming the line ---------------------------------
+
+def test_a_creation_time_that_is_not_text_is_refused_with_its_line():
+    text = archive_lines(session('s-1', '2024-01-01T00:00:00Z'), dict(session('s-2', '2024-01-02T00:00:00Z'), creation_time=5))
+    with pytest.raises(ArchiveError, match='line 3: a session record whose creation_time is a JSON number'):
+        parse_archive(text)
+
+
+def test_a_deeply_nested_line_is_refused_with_its_line():
+    deep = json.dumps(session('s-1', '2024-01-01T00:00:00Z'))[:-1] + ',"x":' + '[' * 100000 + ']' * 100000 + '}'
+    with pytest.raises(ArchiveError, match='line 2: JSON nested too deeply'):
+        parse_archive(archive.render_archive([]).replace('"records":0', '"records":1') + deep + '\n')
+    nested = dict(session('s-1', '2024-01-01T00:00:00Z'), x=json.loads('[' * 40 + ']' * 40))
+    with pytest.raises(ArchiveError, match='line 2: a session record nested more than 32 levels deep'):
+        parse_archive(archive_lines(nested))
+
+
+def archive_lines(*records):
+    return '\n'.join([json.dumps(archive.header(len(records)))] + [json.dumps(record) for record in records]) + '\n'
+
+
+def test_the_archive_files_refuse_links(tmp_path):
+    target = tmp_path / 'target'
+    target.write_bytes(b'precious')
+    target.chmod(0o600)
+    directory = tmp_path / 'archive'
+    directory.mkdir(mode=0o700)
+    (directory / 'sessions.jsonl').symlink_to(target)
+    (directory / 'other.jsonl.lock').symlink_to(tmp_path / 'made-by-lock')
+    with pytest.raises(ArchiveError, match='symlink'):
+        read_file(str(directory / 'sessions.jsonl'))
+    with pytest.raises(ArchiveError, match='symlink'):
+        write_atomic(str(directory / 'sessions.jsonl'), b'x')
+    with pytest.raises(ArchiveError, match='symlink'):
+        with archive_lock(str(directory / 'other.jsonl')):
+            pass
+    assert target.read_bytes() == b'precious' and not (tmp_path / 'made-by-lock').exists()
+    assert sorted(os.listdir(directory)) == ['other.jsonl.lock', 'sessions.jsonl']

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.ending import choose, end_sessions, state_of
+from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria
+from ansible_collections.alicloud.ecs.plugins.module_utils.ending import (
+    EXCLUDED, choose, end_sessions, split_by_criteria, state_of, unlisted)
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import CallCounter
 from ansible_collections.alicloud.ecs.plugins.module_utils.retries import RetryPolicy
@@ -84,3 +86,26 @@ def test_check_mode_calls_nothing_and_lists_other_instances():
     assert client.calls == []
     assert outcome.ended == [{'session_id': 's-ab', 'region_id': 'cn-hangzhou', 'instance_ids': ['i-a', 'i-b'],
                               'other_instance_ids': ['i-a']}]
+
+
+def test_split_by_criteria_reports_the_excluded_ones():
+    admin = dict(OPEN_AB, username='admin')
+    root = dict(CLOSING, username='root')
+    selected, excluded = split_by_criteria([admin, root], Criteria({'username': ['root']}))
+    assert selected == [root]
+    assert [(item['session_id'], item['reason']) for item in excluded] == [('s-ab', EXCLUDED)]
+    assert split_by_criteria([admin, root], Criteria({})) == ([admin, root], [])
+    assert split_by_criteria([admin], None) == ([admin], [])
+
+
+def test_unlisted_ids_are_tried_only_without_filters():
+    listed = [OPEN_AB]
+    tried, entries = unlisted(['s-ab', 's-x'], listed, ['cn-hangzhou', 'cn-shanghai'])
+    assert [(item['session_id'], item['region_id']) for item in tried] == [('s-x', 'cn-hangzhou'), ('s-x', 'cn-shanghai')]
+    assert entries == []
+    tried, entries = unlisted(['s-ab', 's-x'], listed, ['cn-hangzhou'], check_mode=True)
+    assert tried == [] and [(item['session_id'], item['would_try']) for item in entries] == [('s-x', True)]
+    assert entries[0]['reason'].startswith('would be tried')
+    for check_mode in (False, True):
+        tried, entries = unlisted(['s-x'], listed, ['cn-hangzhou'], filtered=True, check_mode=check_mode)
+        assert tried == [] and entries[0]['reason'].startswith('not found in the listing') and 'would_try' not in entries[0]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import (
     is_active, newest_first, normalize_session, session_ids_by_instance, snake_case, summarize, unwrap_list)
 
@@ -81,3 +83,29 @@ def test_summary_counts_by_hand():
         'closed_reasons': {'ClientClosed': 1, 'AgentNotOnline': 1},
     }
     assert summarize(sessions[:1], 'i-b')['active_session_count'] == 1
+
+
+def test_with_text_fields_turns_numbers_into_text_and_names_lists_and_dicts():
+    from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import with_text_fields  # pylint: disable=import-outside-toplevel
+    connection = {'InstanceId': 'i-1', 'Status': 'Connected', 'ClosedReason': 7}
+    record = normalize_session({'SessionId': 's-1', 'Username': 0, 'Connections': [connection]}, 'cn-hangzhou')
+    fixed = with_text_fields(record)
+    assert fixed['username'] == '0' and fixed['connections'][0]['closed_reason'] == '7'
+    assert record['username'] == 0 and record['connections'][0]['closed_reason'] == 7  # the record given is not changed
+    plain = normalize_session({'SessionId': 's-1', 'Username': 'root'}, 'cn-hangzhou')
+    assert with_text_fields(plain) is plain
+    for raw, words in (({'SessionId': 's-1', 'Username': ['root']}, 'username of session s-1 is a list'),
+                       ({'SessionId': 's-1', 'CreationTime': {'a': 1}}, 'creation_time of session s-1 is a dict'),
+                       ({'SessionId': ['s-1']}, 'session_id of a session is a list'),
+                       ({'SessionId': 's-1', 'Connections': [{'Status': True}]}, 'status of a connection of session s-1 is a bool')):
+        with pytest.raises(TypeError, match=words):
+            with_text_fields(normalize_session(raw, 'cn-hangzhou'))
+
+
+def test_normalize_session_names_non_text_instance_ids_and_keys():
+    with pytest.raises(TypeError, match='InstanceId of a connection of session s-1 is a list'):
+        normalize_session({'SessionId': 's-1', 'Connections': [{'InstanceId': ['i-1']}]})
+    with pytest.raises(TypeError, match='instance_ids of session s-1 holds a list'):
+        normalize_session({'SessionId': 's-1', 'instance_ids': [['i-1']], 'connections': []}, 'cn-hangzhou', 'i-2')
+    with pytest.raises(TypeError, match='a record has the key 1, a int'):
+        normalize_session({'SessionId': 's-1', 1: 'x'})
