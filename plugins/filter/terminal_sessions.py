@@ -5,6 +5,9 @@
 
 The documentation of each filter is in its own file next to this one
 (terminal_sessions_by_instance.yml, terminal_session_summary.yml, enrich_hosts.yml).
+
+Every filter's output is built from session records, which come from the API: it is returned marked
+as data for templating (plugin_utils/untrusted.py), whatever path the records took to get here.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,12 +20,14 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.controller import ControllerError, option_names, sessions_of_instances
+from ansible_collections.alicloud.ecs.plugins.module_utils.controller import ControllerError, connect, option_names, sessions_of_instances
 from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import ENV_REGION, first_env
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CRITERIA, CriteriaError
 from ansible_collections.alicloud.ecs.plugins.module_utils.enrichment import (
     DATA_FORMS, DataError, criteria_from_kwargs, enrich, is_list, select, sessions_from_data, type_name)
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import sessions_by_instance, summary_by_instance
+from ansible_collections.alicloud.ecs.plugins.plugin_utils.thread_warnings import warnings_shown_after
+from ansible_collections.alicloud.ecs.plugins.plugin_utils.untrusted import untrusted
 
 COLLECTION = 'alicloud.ecs'
 
@@ -46,12 +51,12 @@ def _selected_sessions(filter_name, data, criteria, also=()):
 
 def terminal_sessions_by_instance(data, **criteria):
     """Instance ID -> full session records, newest first."""
-    return sessions_by_instance(_selected_sessions('terminal_sessions_by_instance', data, criteria))
+    return untrusted(sessions_by_instance(_selected_sessions('terminal_sessions_by_instance', data, criteria)))
 
 
 def terminal_session_summary(data, **criteria):
     """Instance ID -> summary of its sessions."""
-    return summary_by_instance(_selected_sessions('terminal_session_summary', data, criteria))
+    return untrusted(summary_by_instance(_selected_sessions('terminal_session_summary', data, criteria)))
 
 
 def _host_names(hostvars, hosts):
@@ -115,7 +120,7 @@ def enrich_hosts(hostvars, data=None, hosts=None, instance_id_var='instance_id',
         if options:
             raise _fail('enrich_hosts', 'give either data or connection options (%s), not both' % ', '.join(sorted(options)))
         sessions = _selected_sessions('enrich_hosts', data, criteria, also=('hosts', 'instance_id_var'))
-        return enrich(pairs, sessions)
+        return untrusted(enrich(pairs, sessions))
     if not options and not first_env(os.environ, ENV_REGION):
         raise _fail('enrich_hosts', 'data: expected %s; got %s. Without data, give region_id and the connection options '
                     'to list the sessions from Alibaba Cloud' % (DATA_FORMS, type_name(data)))
@@ -124,10 +129,12 @@ def enrich_hosts(hostvars, data=None, hosts=None, instance_id_var='instance_id',
     except CriteriaError as error:
         raise _fail('enrich_hosts', error)
     try:
-        sessions = sessions_of_instances(options, [instance_id for _host, instance_id in pairs], compiled)
+        connection = connect(options)
+        with warnings_shown_after('%s.enrich_hosts' % COLLECTION, connection):
+            sessions = sessions_of_instances(connection, [instance_id for _host, instance_id in pairs], compiled)
     except ControllerError as error:
         raise _fail('enrich_hosts', 'without data, the sessions are listed from Alibaba Cloud: %s' % error)
-    return enrich(pairs, sessions)
+    return untrusted(enrich(pairs, sessions))
 
 
 class FilterModule:

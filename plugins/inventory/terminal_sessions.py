@@ -40,6 +40,7 @@ author:
 extends_documentation_fragment:
   - alicloud.ecs.alicloud.plugins
   - alicloud.ecs.alicloud.filters
+  - alicloud.ecs.alicloud.listing
   - ansible.builtin.constructed
   - ansible.builtin.inventory_cache
 options:
@@ -114,19 +115,11 @@ from ansible.inventory.helpers import get_group_vars
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.vars import combine_vars
 
-try:
-    # ansible-core 2.19+ tags what it trusts as a template; the strings of the SDK, of JSON and of the cache are
-    # untagged, so they are data already, and walking every record again only costs time.
-    from ansible.module_utils import datatag as _datatag  # noqa: F401 pylint: disable=unused-import
-except ImportError:  # before 2.19 any plain string is a template: mark the records unsafe
-    from ansible.utils.unsafe_proxy import wrap_var as _untrusted
-else:
-    def _untrusted(value):
-        return value
-
 from ansible_collections.alicloud.ecs.plugins.module_utils.controller import (
     ControllerError, connect, criteria_from_filters, listing_source, option_names, sessions_of_regions)
 from ansible_collections.alicloud.ecs.plugins.module_utils.enrichment import enrich, select, type_name
+from ansible_collections.alicloud.ecs.plugins.plugin_utils.thread_warnings import warnings_shown_after
+from ansible_collections.alicloud.ecs.plugins.plugin_utils.untrusted import untrusted
 
 SESSIONS_VAR = 'ecs_terminal_sessions'
 SUMMARY_VAR = 'ecs_terminal_session_summary'
@@ -223,7 +216,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if isinstance(cached, Mapping) and cached.get('format') == CACHE_FORMAT and cached.get('source') == source:
                 return cached['sessions']
         try:
-            listed = sessions_of_regions(connection)
+            # The options' warnings and those of the listing's threads, shown from here once it is done.
+            with warnings_shown_after(self.NAME, connection, self.display):
+                listed = sessions_of_regions(connection)
         except ControllerError as error:
             raise AnsibleParserError('%s: %s' % (self.NAME, error))
         sessions = [session for session in listed.sessions if session['instance_ids']]
@@ -238,9 +233,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         enriched = enrich([(name, instance_id) for name, (instance_id, _variables) in hosts.items()], sessions)
         for name, facts in enriched.items():
             host_sessions = facts['sessions'] if limit is None else facts['sessions'][:limit]
-            # Session records come from the API (a port-forwarding target is typed by whoever opened the session):
-            # data, never templates.
-            added = _untrusted({SESSIONS_VAR: host_sessions, SUMMARY_VAR: facts['summary']})
+            # Session records come from the API or the cache (a port-forwarding target is typed by whoever opened
+            # the session): data, never templates, also for compose, groups and keyed_groups below.
+            added = untrusted({SESSIONS_VAR: host_sessions, SUMMARY_VAR: facts['summary']})
             for variable, value in added.items():
                 self.inventory.set_variable(name, variable, value)
             variables = combine_vars(hosts[name][1], added)

@@ -142,3 +142,20 @@ def session_matches(session: dict, instance_id=None, session_id=None) -> bool:
         if instance_id not in targeted:
             return False
     return True
+
+
+def custom_session(session_id, instance_id, creation_time, connection=None, targets=None, **fields):
+    """One raw session record with the field values a test chooses (API names: ``Username='root'``).
+
+    ``connection`` holds the fields of its single connection (``Status``, ``ClosedReason``...), whose
+    ``InstanceId`` defaults to ``instance_id``; ``None`` gives a Disconnected connection. ``targets``:
+    the instances it aimed at (by default ``instance_id``), for the endpoint's InstanceId filter.
+    """
+    conn = {'InstanceId': instance_id, 'StartTime': creation_time, 'EndTime': creation_time,
+            'Status': 'Disconnected', 'ClosedReason': 'ClientClosed'}
+    conn.update(connection or {})
+    session = {'SessionId': session_id, 'CreationTime': creation_time}
+    session.update(fields)
+    session['Connections'] = {'Connection': [conn]}
+    session['_targets'] = list(targets) if targets is not None else [instance_id]
+    return session
