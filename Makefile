@@ -8,7 +8,8 @@ VENV := $(BUILD)/venv
 VPY := $(VENV)/bin/python
 COLLECTIONS := $(BUILD)/collections
 LINK := $(COLLECTIONS)/ansible_collections/alicloud/ecs
-# ansible-lint, antsibull-changelog and ansible-builder (tests/lint-requirements.txt), apart from $(VENV)'s ansible-core.
+# ansible-lint, antsibull-changelog, ansible-builder, antsibull-docs and galaxy-importer (tests/lint-requirements.txt),
+# apart from $(VENV)'s ansible-core.
 LINT_VENV := $(BUILD)/lint/venv
 # Every test process starts with the loopback-only network guard and a hermetic SDK environment.
 # $(call TEST_ENV_FOR,<venv>) is the same with another virtualenv's bin/ first on PATH.
@@ -37,7 +38,8 @@ help:
 	@echo "make test-matrix - unit + integration tests on ansible-core 2.16 to 2.21, sanity on 2.16 and 2.21"
 	@echo "make bench  - benchmarks that print figures and write docs/performance.md (about 5 minutes)"
 	@echo "make build  - build the collection tarball"
-	@echo "make lint   - ansible-lint (production profile) and the execution-environment metadata; make changelog-lint"
+	@echo "make lint   - ansible-lint (production profile), the execution-environment metadata, antsibull-docs and"
+	@echo "              galaxy-importer on the built tarball; make changelog-lint"
 
 $(VENV)/.ready: requirements.txt tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -146,9 +148,12 @@ $(LINT_VENV)/.ready: tests/lint-requirements.txt
 	$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check '$(ANSIBLE_CORE)' -r tests/lint-requirements.txt
 	touch $@
 
-# Offline, with a temporary HOME and no proxies: the whole repository but build/ and tests/ (see the script).
+# Offline, with a temporary HOME and no proxies: the whole repository but build/ and tests/ (see the script), then
+# the documentation linter of docs.ansible.com and what Galaxy runs on an upload, both on the built tarball.
 lint: $(LINT_VENV)/.ready $(LINK)
 	tests/tools/lint.sh ansible-lint $(LINT_VENV) $(COLLECTIONS)
+	tests/tools/lint.sh collection-docs $(LINT_VENV)
+	tests/tools/lint.sh galaxy-importer $(LINT_VENV)
 
 changelog-lint: $(LINT_VENV)/.ready
 	tests/tools/lint.sh changelog $(LINT_VENV)

@@ -6,45 +6,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import yaml
 
-from ansible_collections.alicloud.ecs.plugins.module_utils import credentials
-
-
-_PLUGIN_NOTES = [
-    'Every option is checked before any call; a wrong type, a value out of range or a contradictory combination '
-    'fails the plugin with a message that names the option.',
-    'Credentials are looked up in this order - options in the configuration file, then environment variables (for '
-    'each option, the first one set in the order listed), then the SDK\'s default credential chain. When keys are '
-    'given, the default chain is never built.',
-    'No secret is ever shown in output, warnings or errors, including at high verbosity - neither raw nor '
-    'URL-encoded nor escaped (key secret, STS token, proxy passwords, the temporary credentials of an assumed role). '
-    'The SDK\'s log lines are kept off stderr. While the plugin calls Alibaba Cloud, E(DEBUG=sdk) is set aside (the '
-    'SDK would log signed headers) and then restored, so the controller\'s environment is as it was for later tasks.',
-]
-
-_PLUGIN_WORDING = [
-    ('options of the task', 'options in the configuration file'),
-    ('The module never falls back', 'The plugin never falls back'),
-    ('fails the task', 'fails the plugin'),
-    ('the task fails', 'the plugin fails'),
-]
-
-
-def _plugin_variant(documentation):
-    """``documentation`` for plugins: ``env`` entries added, notes that speak of plugins rather than tasks."""
-    for task_words, plugin_words in _PLUGIN_WORDING:
-        documentation = documentation.replace(task_words, plugin_words)
-    doc = yaml.safe_load(documentation)
-    for name, variables in credentials.ENV_BY_OPTION.items():
-        doc['options'][name]['env'] = [dict(name=variable) for variable in variables]
-    doc['notes'] = list(_PLUGIN_NOTES)
-    return yaml.safe_dump(doc, default_flow_style=False, sort_keys=False, width=120)
-
-
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     """Connection and credential options shared by every alicloud.ecs module and plugin."""
 
+    # The modules' variant: modules take no ``env`` entries, so the descriptions name the variables read.
     DOCUMENTATION = r'''
 options:
   access_key_id:
@@ -228,6 +194,210 @@ requirements:
   - alibabacloud-credentials >= 1.0.12 and darabonba-core >= 1.0.8 (normally installed with alibabacloud-tea-openapi)
 '''
 
+    # The plugins' variant: the same options, plus the ``env`` entries through which Ansible's configuration
+    # reads them (in the order they are looked up), and notes that speak of plugins rather than tasks.
+    # tests/unit/plugins/doc_fragments/test_alicloud.py keeps it equal to DOCUMENTATION option by option and its
+    # ``env`` entries equal to credentials.ENV_BY_OPTION.
+    PLUGINS = r'''
+options:
+  access_key_id:
+    description:
+      - Alibaba Cloud AccessKey ID.
+      - When not given, the first set of E(ALIBABA_CLOUD_ACCESS_KEY_ID), E(ALICLOUD_ACCESS_KEY) and
+        E(ALICLOUD_ACCESS_KEY_ID) is used.
+      - An ID with white space or characters other than letters, digits, C(.), C(-) and C(_) (a newline read from a
+        file, a list given for a string) is refused before any call.
+      - Credentials are looked up in this order - options in the configuration file, then environment variables,
+        then the SDK's default credential chain (CLI profile in C(~/.aliyun/config.json), the
+        credentials file C(~/.alibabacloud/credentials.ini), an ECS instance RAM role, OIDC).
+        When keys are given, the default chain is never built.
+    type: str
+    env:
+      - name: ALIBABA_CLOUD_ACCESS_KEY_ID
+      - name: ALICLOUD_ACCESS_KEY
+      - name: ALICLOUD_ACCESS_KEY_ID
+    aliases: [access_key, alicloud_access_key]
+  access_key_secret:
+    description:
+      - Alibaba Cloud AccessKey secret, given together with O(access_key_id).
+      - When not given, the first set of E(ALIBABA_CLOUD_ACCESS_KEY_SECRET), E(ALICLOUD_SECRET_KEY) and
+        E(ALICLOUD_SECRET_ACCESS_KEY) is used.
+      - Never sent over the network and never shown in any output; requests carry only signatures.
+      - A value with a control character (a newline read from a file), white space or a character outside ASCII
+        is refused before any call, with a message that does not quote it.
+    type: str
+    env:
+      - name: ALIBABA_CLOUD_ACCESS_KEY_SECRET
+      - name: ALICLOUD_SECRET_KEY
+      - name: ALICLOUD_SECRET_ACCESS_KEY
+    aliases: [secret_key, alicloud_secret_key, secret_access_key]
+  security_token:
+    description:
+      - STS security token, for temporary credentials. Needs O(access_key_id) and O(access_key_secret)
+        of the same STS key pair.
+      - When not given, E(ALIBABA_CLOUD_SECURITY_TOKEN) or E(ALICLOUD_SECURITY_TOKEN) is used.
+      - Sent in a request header, never shown in any output (raw, URL-encoded or escaped). A value with a control
+        character (a newline read from a file), white space or a character outside ASCII is refused before any
+        call, with a message that does not quote it.
+    type: str
+    env:
+      - name: ALIBABA_CLOUD_SECURITY_TOKEN
+      - name: ALICLOUD_SECURITY_TOKEN
+    aliases: [alicloud_security_token]
+  profile:
+    description:
+      - Name of a profile of the Alibaba Cloud CLI configuration (C(~/.aliyun/config.json), or
+        O(shared_credentials_file)).
+      - When no option or environment variable gives keys, E(ALIBABA_CLOUD_PROFILE) or
+        E(ALICLOUD_PROFILE) is used.
+    type: str
+    env:
+      - name: ALIBABA_CLOUD_PROFILE
+      - name: ALICLOUD_PROFILE
+  shared_credentials_file:
+    description:
+      - Path of the Alibaba Cloud CLI configuration file that holds O(profile).
+      - Defaults to C(~/.aliyun/config.json); E(ALICLOUD_SHARED_CREDENTIALS_FILE) is used with a profile
+        from the environment.
+    type: path
+    env:
+      - name: ALICLOUD_SHARED_CREDENTIALS_FILE
+  ram_role_arn:
+    description:
+      - ARN of a RAM role to assume with the credentials found otherwise, for example
+        C(acs:ram::123456789012:role/audit-reader). A value of another form is refused before any call.
+    type: str
+    aliases: [assume_role_arn]
+  role_session_name:
+    description:
+      - Session name used when assuming O(ram_role_arn); appears in ActionTrail. 2 to 64 letters, digits and
+        C(.) C(@) C(-) C(_); only with O(ram_role_arn).
+    type: str
+  role_session_expiration:
+    description:
+      - Lifetime in seconds of the credentials obtained by assuming O(ram_role_arn), 900 to 43200; only with
+        O(ram_role_arn).
+    type: int
+  ecs_ram_role:
+    description:
+      - Name of the RAM role attached to the ECS instance the module runs on; its credentials come
+        from the instance metadata service.
+    type: str
+    aliases: [ecs_role_name]
+  region_id:
+    description:
+      - One region ID or a list of region IDs, for example C(cn-hangzhou).
+      - Several regions are queried concurrently and the results merged.
+      - When not given, E(ALIBABA_CLOUD_REGION_ID), E(ALICLOUD_REGION) or E(ALICLOUD_REGION_ID) is used
+        (a comma-separated list is accepted).
+    type: list
+    env:
+      - name: ALIBABA_CLOUD_REGION_ID
+      - name: ALICLOUD_REGION
+      - name: ALICLOUD_REGION_ID
+    elements: str
+    required: true
+    aliases: [region, alicloud_region]
+  endpoint:
+    description:
+      - The API endpoint as C(host[:port]), without a scheme. Overrides the endpoint computed from
+        O(region_id) and O(endpoint_type), for every region.
+      - Use it for a proxy of your own or a local test endpoint.
+    type: str
+  endpoint_type:
+    description:
+      - Which endpoint to compute for a region. V(public) is C(ecs.<region>.aliyuncs.com); V(vpc) is
+        C(ecs-vpc.<region>.aliyuncs.com), reachable from inside a VPC of that region.
+    type: str
+    default: public
+    choices: [public, vpc]
+  protocol:
+    description:
+      - V(https), or V(http) only when asked. Over http, signatures, STS tokens and session records
+        travel in clear text, and a warning says so.
+      - The plugin never falls back from https to http; an endpoint that does not speak TLS fails the plugin.
+    type: str
+    default: https
+    choices: [https, http]
+  validate_certs:
+    description:
+      - Whether to verify the endpoint's TLS certificate. Turning it off warns; prefer O(ca_bundle)
+        for a private certificate authority.
+    type: bool
+    default: true
+  ca_bundle:
+    description:
+      - Path of a PEM file of certificate authorities to verify the endpoint with.
+    type: path
+  http_proxy:
+    description:
+      - Proxy URL for http requests, for example C(http://proxy.example.com:3128); the scheme must be C(http)
+        or C(https). The SDK also reads E(HTTP_PROXY) itself, and never honours E(NO_PROXY).
+      - A proxy that needs a password takes it in the URL, C(http://user:password@proxy.example.com:3128),
+        %-encoded or as it is (C(#), C(?), C(@), C(/) and C(:) included; the host follows the last C(@), and a
+        C(%) followed by two hex digits is read as %-encoding). The URL stays visible in results, its password
+        masked (C(********)); no error message quotes it.
+    type: str
+  https_proxy:
+    description:
+      - Proxy URL for https requests, in the same form as O(http_proxy), its password masked in the same way.
+        The SDK also reads E(HTTPS_PROXY) itself.
+    type: str
+  connect_timeout:
+    description:
+      - Seconds to wait for a connection to the endpoint, per attempt.
+    type: float
+    default: 5
+  read_timeout:
+    description:
+      - Seconds to wait for an answer once connected, per attempt.
+    type: float
+    default: 10
+  retries:
+    description:
+      - How many times one API call is retried after throttling (C(Throttling), C(Throttling.User),
+        C(Throttling.Api), HTTP 429), a server error (HTTP 5xx, C(ServiceUnavailable), C(InternalError)),
+        a broken or refused connection, a timeout, or a body that is not JSON (the HTML error page of a proxy,
+        an answer cut short). Other errors are not retried.
+      - When the retries run out, the plugin fails with the last error, the number of attempts and, when there was
+        an answer, its HTTP status (and the start of a body that is not JSON, at most 300 characters); a listing
+        never returns part of its records.
+      - Each page of a listing is retried on its own, so a throttled page never restarts the listing.
+      - Waits grow exponentially from O(retry_delay) up to O(retry_max_delay), with random jitter, and
+        honour the service's C(x-acs-retry-after). With the defaults the waits add up to more than a
+        minute, the time ECS takes to lift a throttle.
+      - The longest a call can take is about (O(retries) + 1) x (O(connect_timeout) + O(read_timeout))
+        plus the waits.
+    type: int
+    default: 10
+  retry_delay:
+    description:
+      - Seconds to wait before the first retry; each further retry waits twice as long, up to
+        O(retry_max_delay), scaled by a random factor between 0.5 and 1.
+    type: float
+    default: 1
+  retry_max_delay:
+    description:
+      - The longest wait in seconds between two attempts (a longer C(x-acs-retry-after) asked by the
+        service is honoured up to 60 seconds).
+    type: float
+    default: 20
+notes:
+  - Every option is checked before any call; a wrong type, a value out of range or a contradictory combination
+    fails the plugin with a message that names the option.
+  - Credentials are looked up in this order - options in the configuration file, then environment variables (for
+    each option, the first one set in the order listed), then the SDK's default credential chain. When keys are
+    given, the default chain is never built.
+  - No secret is ever shown in output, warnings or errors, including at high verbosity - neither raw nor
+    URL-encoded nor escaped (key secret, STS token, proxy passwords, the temporary credentials of an assumed role).
+    The SDK's log lines are kept off stderr. While the plugin calls Alibaba Cloud, E(DEBUG=sdk) is set aside (the
+    SDK would log signed headers) and then restored, so the controller's environment is as it was for later tasks.
+requirements:
+  - python >= 3.8
+  - alibabacloud-tea-openapi >= 0.4.6
+  - alibabacloud-credentials >= 1.0.12 and darabonba-core >= 1.0.8 (normally installed with alibabacloud-tea-openapi)
+'''
+
     # The client-side selection shared by the modules that list sessions.
     FILTERS = r'''
 options:
@@ -278,7 +448,9 @@ options:
         type: str
 '''
 
-    # The bounds of a listing, shared by the modules that list sessions and the inventory plugin.
+    # The bounds of a listing, shared by the modules that list sessions, the inventory plugin and the enrich_hosts
+    # filter. The filter documents no connection option, so this text references none with O(...): antsibull-docs
+    # would report it as an option the filter does not have.
     LISTING = r'''
 options:
   listing_timeout:
@@ -286,7 +458,7 @@ options:
       - Seconds the whole listing may take - every page of every query (regions x instance IDs x session IDs),
         retries and their waits included. The default is 30 minutes.
       - When it passes, the calls still in flight are cut off - their connections are shut down, so even an answer
-        trickling in a byte at a time (which O(read_timeout), a bound on each read, never stops) ends - and the
+        trickling in a byte at a time (which the read timeout, a bound on each read, never stops) ends - and the
         listing fails, naming the bound, the query and the pages it had read. A retry whose wait would end after it
         is not made. A listing is never returned incomplete.
       - More than 0, at most 604800 (a week).
@@ -301,9 +473,3 @@ options:
     type: int
     default: 1000
 '''
-
-
-# Plugins read their options through Ansible's configuration, which takes the environment variables named in
-# the documentation: the same options with ``env`` entries, in the order they are looked up. Set after the
-# class, because ansible-test's yamllint reads every assignment in the class body as a YAML string literal.
-ModuleDocFragment.PLUGINS = _plugin_variant(ModuleDocFragment.DOCUMENTATION)

@@ -17,15 +17,16 @@ __metaclass__ = type
 import os
 
 from collections.abc import Mapping
+from typing import Any, Dict, List
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.controller import ControllerError, connect, option_names, sessions_of_instances
 from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import ENV_REGION, first_env
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CRITERIA, CriteriaError
-from ansible_collections.alicloud.ecs.plugins.module_utils.enrichment import (
-    DATA_FORMS, DataError, criteria_from_kwargs, enrich, is_list, select, sessions_from_data, type_name)
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import sessions_by_instance, summary_by_instance
+from ansible_collections.alicloud.ecs.plugins.plugin_utils.controller_listing import ControllerError, connect, option_names, sessions_of_instances
+from ansible_collections.alicloud.ecs.plugins.plugin_utils.enrichment import (
+    DATA_FORMS, DataError, criteria_from_kwargs, enrich, hosts_with_instance_ids, is_list, select, sessions_from_data, type_name)
 from ansible_collections.alicloud.ecs.plugins.plugin_utils.thread_warnings import warnings_shown_after
 from ansible_collections.alicloud.ecs.plugins.plugin_utils.untrusted import untrusted
 
@@ -33,7 +34,7 @@ COLLECTION = 'alicloud.ecs'
 
 
 def _fail(filter_name, message):
-    return AnsibleFilterError('%s.%s: %s' % (COLLECTION, filter_name, message))
+    return AnsibleFilterError(f'{COLLECTION}.{filter_name}: {message}')
 
 
 def _selected_sessions(filter_name, data, criteria, also=()):
@@ -49,12 +50,12 @@ def _selected_sessions(filter_name, data, criteria, also=()):
     return select(sessions, compiled)
 
 
-def terminal_sessions_by_instance(data, **criteria):
+def terminal_sessions_by_instance(data: Any, **criteria: Any) -> Dict[str, List[Dict[str, Any]]]:
     """Instance ID -> full session records, newest first."""
     return untrusted(sessions_by_instance(_selected_sessions('terminal_sessions_by_instance', data, criteria)))
 
 
-def terminal_session_summary(data, **criteria):
+def terminal_session_summary(data: Any, **criteria: Any) -> Dict[str, Dict[str, Any]]:
     """Instance ID -> summary of its sessions."""
     return untrusted(summary_by_instance(_selected_sessions('terminal_session_summary', data, criteria)))
 
@@ -65,82 +66,74 @@ def _host_names(hostvars, hosts):
     if isinstance(hosts, str):
         return [hosts]
     if not is_list(hosts):
-        raise _fail('enrich_hosts', 'hosts: expected a list of inventory host names (or one name); got %s' % type_name(hosts))
+        raise _fail('enrich_hosts', f'hosts: expected a list of inventory host names (or one name); got {type_name(hosts)}')
     for index, name in enumerate(hosts):
         if not isinstance(name, str):
-            raise _fail('enrich_hosts', 'hosts[%d]: expected an inventory host name (a string); got %s' % (index, type_name(name)))
+            raise _fail('enrich_hosts', f'hosts[{index}]: expected an inventory host name (a string); got {type_name(name)}')
     return list(dict.fromkeys(hosts))
 
 
 def _host_instance_ids(hostvars, names, instance_id_var):
     """(host, instance ID) for the named hosts that are in ``hostvars`` and have the variable set."""
-    pairs = []
-    for name in names:
-        if name not in hostvars:
-            continue
-        host_vars = hostvars[name]
-        if not isinstance(host_vars, Mapping):
-            raise _fail('enrich_hosts', "hostvars[%r]: expected the variables of the host (a dict); got %s" % (name, type_name(host_vars)))
-        instance_id = host_vars.get(instance_id_var)
-        if instance_id is None:
-            continue
-        if not isinstance(instance_id, str):
-            raise _fail('enrich_hosts', "hostvars[%r][%r] (instance_id_var): expected an instance ID (a string); got %s"
-                        % (name, instance_id_var, type_name(instance_id)))
-        instance_id = instance_id.strip()
-        if instance_id:
-            pairs.append((name, instance_id))
-    return pairs
+    found, problems = hosts_with_instance_ids(((name, hostvars[name]) for name in names if name in hostvars), instance_id_var,
+                                              stop_at_problem=True)
+    for problem in problems:
+        if problem.value == 'variables':
+            raise _fail('enrich_hosts', f'hostvars[{problem.host!r}]: expected the variables of the host (a dict); got {problem.found}')
+        raise _fail('enrich_hosts', f'hostvars[{problem.host!r}][{instance_id_var!r}] (instance_id_var): expected an instance ID '
+                    f'(a string); got {problem.found}')
+    return [(host.host, host.instance_id) for host in found]
 
 
 def _split_keywords(keywords):
     """(criteria, connection options) from the keyword arguments of enrich_hosts."""
     connection_names = option_names()
-    criteria = dict((name, value) for name, value in keywords.items() if name in CRITERIA or name not in connection_names)
-    options = dict((name, value) for name, value in keywords.items() if name not in criteria)
+    criteria = {name: value for name, value in keywords.items() if name in CRITERIA or name not in connection_names}
+    options = {name: value for name, value in keywords.items() if name not in criteria}
     return criteria, options
 
 
-def enrich_hosts(hostvars, data=None, hosts=None, instance_id_var='instance_id', **keywords):
+def enrich_hosts(hostvars: Any, data: Any = None, hosts: Any = None, instance_id_var: Any = 'instance_id',
+                 **keywords: Any) -> Dict[str, Dict[str, Any]]:
     """Inventory host -> its instance ID, sessions and summary, for hosts with an instance ID.
 
     Without ``data``, the sessions of the hosts' instance IDs are listed from Alibaba Cloud with
     the connection options among ``keywords`` (or the environment), through the module's own code.
     """
     if not isinstance(hostvars, Mapping):
-        raise _fail('enrich_hosts', 'hostvars: expected a mapping of inventory host names to their variables, such as hostvars; got %s'
-                    % type_name(hostvars))
+        raise _fail('enrich_hosts', 'hostvars: expected a mapping of inventory host names to their variables, such as hostvars; '
+                    f'got {type_name(hostvars)}')
     if not isinstance(instance_id_var, str) or not instance_id_var.strip():
-        raise _fail('enrich_hosts', 'instance_id_var: expected the name of the variable holding the instance ID (a non-empty string); got %s'
-                    % (type_name(instance_id_var) if not isinstance(instance_id_var, str) else 'an empty string'))
+        found = type_name(instance_id_var) if not isinstance(instance_id_var, str) else 'an empty string'
+        raise _fail('enrich_hosts', f'instance_id_var: expected the name of the variable holding the instance ID (a non-empty string); got {found}')
     names = _host_names(hostvars, hosts)
     criteria, options = _split_keywords(keywords)
     pairs = _host_instance_ids(hostvars, names, instance_id_var.strip())
     if data is not None:
         if options:
-            raise _fail('enrich_hosts', 'give either data or connection options (%s), not both' % ', '.join(sorted(options)))
+            raise _fail('enrich_hosts', f"give either data or connection options ({', '.join(sorted(options))}), not both")
         sessions = _selected_sessions('enrich_hosts', data, criteria, also=('hosts', 'instance_id_var'))
         return untrusted(enrich(pairs, sessions))
     if not options and not first_env(os.environ, ENV_REGION):
-        raise _fail('enrich_hosts', 'data: expected %s; got %s. Without data, give region_id and the connection options '
-                    'to list the sessions from Alibaba Cloud' % (DATA_FORMS, type_name(data)))
+        raise _fail('enrich_hosts', f'data: expected {DATA_FORMS}; got {type_name(data)}. Without data, give region_id and the '
+                    'connection options to list the sessions from Alibaba Cloud')
     try:
         compiled = criteria_from_kwargs(criteria, also=('hosts', 'instance_id_var', 'connection options such as region_id'))
     except CriteriaError as error:
         raise _fail('enrich_hosts', error)
     try:
         connection = connect(options)
-        with warnings_shown_after('%s.enrich_hosts' % COLLECTION, connection):
+        with warnings_shown_after(f'{COLLECTION}.enrich_hosts', connection):
             sessions = sessions_of_instances(connection, [instance_id for _host, instance_id in pairs], compiled)
     except ControllerError as error:
-        raise _fail('enrich_hosts', 'without data, the sessions are listed from Alibaba Cloud: %s' % error)
+        raise _fail('enrich_hosts', f'without data, the sessions are listed from Alibaba Cloud: {error}')
     return untrusted(enrich(pairs, sessions))
 
 
 class FilterModule:
     """alicloud.ecs terminal session filters."""
 
-    def filters(self):
+    def filters(self) -> Dict[str, Any]:
         return {
             'terminal_sessions_by_instance': terminal_sessions_by_instance,
             'terminal_session_summary': terminal_session_summary,

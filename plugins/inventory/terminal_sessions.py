@@ -109,15 +109,16 @@ cache_timeout: 900
 '''
 
 from collections.abc import Mapping
+from typing import Any, Dict, Tuple
 
 from ansible.errors import AnsibleParserError
 from ansible.inventory.helpers import get_group_vars
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.vars import combine_vars
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.controller import (
+from ansible_collections.alicloud.ecs.plugins.plugin_utils.controller_listing import (
     ControllerError, connect, criteria_from_filters, listing_source, option_names, sessions_of_regions)
-from ansible_collections.alicloud.ecs.plugins.module_utils.enrichment import enrich, select, type_name
+from ansible_collections.alicloud.ecs.plugins.plugin_utils.enrichment import enrich, hosts_with_instance_ids, select
 from ansible_collections.alicloud.ecs.plugins.plugin_utils.thread_warnings import warnings_shown_after
 from ansible_collections.alicloud.ecs.plugins.plugin_utils.untrusted import untrusted
 
@@ -128,12 +129,12 @@ SUMMARY_VAR = 'ecs_terminal_session_summary'
 CACHE_FORMAT = 'alicloud.ecs.terminal_sessions/1'
 
 
-def _native(value):
+def _native(value: Any) -> Any:
     """Plain Python containers and strings, for values read from a configuration file (tagged on ansible-core 2.19+)."""
     if isinstance(value, str):
         return str(value)
     if isinstance(value, Mapping):
-        return dict((str(key), _native(item)) for key, item in value.items())
+        return {str(key): _native(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_native(item) for item in value]
     return value
@@ -144,25 +145,25 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     NAME = 'alicloud.ecs.terminal_sessions'
 
-    def verify_file(self, path):
-        return super(InventoryModule, self).verify_file(path) and path.endswith(('terminal_sessions.yml', 'terminal_sessions.yaml'))
+    def verify_file(self, path: str) -> bool:
+        return super().verify_file(path) and path.endswith(('terminal_sessions.yml', 'terminal_sessions.yaml'))
 
-    def parse(self, inventory, loader, path, cache=True):
-        super(InventoryModule, self).parse(inventory, loader, path, cache)
+    def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
+        super().parse(inventory, loader, path, cache)
         config = self._read_config_data(path)
         try:
             connection = connect(self._option_values(config))
             criteria = criteria_from_filters(_native(self.get_option('filters')))
         except ControllerError as error:
-            raise AnsibleParserError('%s: %s' % (self.NAME, error))
+            raise AnsibleParserError(f'{self.NAME}: {error}')
         limit = self.get_option('max_sessions_per_host')
         if limit is not None and limit < 0:
-            raise AnsibleParserError('%s: max_sessions_per_host must be at least 0, got %d' % (self.NAME, limit))
+            raise AnsibleParserError(f'{self.NAME}: max_sessions_per_host must be at least 0, got {limit:d}')
 
         hosts = self._hosts_with_instance_ids()
         if not hosts:
-            self.display.warning('%s: no host has the variable %r; list this source after the sources that define the hosts'
-                                 % (self.NAME, self.get_option('instance_id_var')))
+            self.display.warning(f"{self.NAME}: no host has the variable {self.get_option('instance_id_var')!r}; "
+                                 'list this source after the sources that define the hosts')
             return
         sessions = select(self._region_sessions(path, cache, connection), criteria)
         self._populate(hosts, sessions, limit)
@@ -181,27 +182,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     values[name] = _native(value)
         return values
 
-    def _hosts_with_instance_ids(self):
+    def _hosts_with_instance_ids(self) -> Dict[str, Tuple[str, Dict[str, Any]]]:
         """Host name -> (instance ID, the host's variables) for the hosts that have one."""
         name = self.get_option('instance_id_var')
         strict = self.get_option('strict')
-        found = {}
-        for host in self.inventory.hosts.values():
-            variables = combine_vars(get_group_vars(host.get_groups()), host.get_vars())
-            instance_id = variables.get(name)
-            if instance_id is None:
-                continue
-            if not isinstance(instance_id, str):
-                message = '%s: host %s: the variable %r should hold an instance ID (a string); got %s' % (
-                    self.NAME, host.name, name, type_name(instance_id))
-                if strict:
-                    raise AnsibleParserError(message)
-                self.display.warning(message + '; the host is left untouched')
-                continue
-            instance_id = instance_id.strip()
-            if instance_id:
-                found[host.name] = (str(instance_id), variables)
-        return found
+        hosts = ((host.name, combine_vars(get_group_vars(host.get_groups()), host.get_vars())) for host in self.inventory.hosts.values())
+        found, problems = hosts_with_instance_ids(hosts, name, stop_at_problem=strict)
+        for problem in problems:
+            message = f'{self.NAME}: host {problem.host}: the variable {name!r} should hold an instance ID (a string); got {problem.found}'
+            if strict:
+                raise AnsibleParserError(message)
+            self.display.warning(message + '; the host is left untouched')
+        return {host.host: (str(host.instance_id), host.variables) for host in found}
 
     def _region_sessions(self, path, cache, connection):
         """The sessions of the configured regions that reached an instance, from the cache when it is fresh."""
@@ -220,7 +212,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             with warnings_shown_after(self.NAME, connection, self.display):
                 listed = sessions_of_regions(connection)
         except ControllerError as error:
-            raise AnsibleParserError('%s: %s' % (self.NAME, error))
+            raise AnsibleParserError(f'{self.NAME}: {error}')
         sessions = [session for session in listed.sessions if session['instance_ids']]
         self.display.vvv('%s: %d sessions reached an instance in %s (%d API calls)'
                          % (self.NAME, len(sessions), ', '.join(connection.region_ids), listed.api_calls))

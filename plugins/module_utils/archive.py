@@ -28,6 +28,7 @@ import time
 
 from collections import namedtuple
 from contextlib import contextmanager
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import session_time
 from ansible_collections.alicloud.ecs.plugins.module_utils.file_safety import (
@@ -64,22 +65,24 @@ class ArchiveLockTimeout(ArchiveError):
 MergeResult = namedtuple('MergeResult', ['records', 'added', 'updated', 'unchanged', 'pruned'])
 
 
-def format_time(moment):
+def format_time(moment: datetime.datetime) -> str:
     """``2024-01-19T09:15:46Z`` for an aware datetime."""
     return moment.astimezone(datetime.timezone.utc).strftime(TIME_FORMAT)
 
 
-def header(count):
+def header(count: int) -> Dict[str, Any]:
+    """The first line of an archive of ``count`` records."""
     return {'_archive_format': FORMAT, 'version': VERSION, 'records': count}
 
 
-def session_key(record):
+def session_key(record: Dict[str, Any]) -> Tuple[str, str]:
+    """(region, session ID): what identifies a record in an archive."""
     return (record['region_id'], record['session_id'])
 
 
-def without_bookkeeping(record):
+def without_bookkeeping(record: Dict[str, Any]) -> Dict[str, Any]:
     """The record as the service describes it: what decides whether it changed."""
-    return dict((key, value) for key, value in record.items() if key != BOOKKEEPING)
+    return {key: value for key, value in record.items() if key != BOOKKEEPING}
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -133,7 +136,7 @@ def _decoded(line, number, name):
                            'record); the archive is damaged and is left as it is' % (name, number, MAX_DEPTH))
 
 
-def parse_archive(data, name='the archive'):
+def parse_archive(data: Union[bytes, str], name: str = 'the archive') -> List[Dict[str, Any]]:
     """The records of an archive's text (bytes or str), in file order.
 
     An empty text is an archive with no records (a file created beforehand with the mode and owner
@@ -182,7 +185,7 @@ def parse_archive(data, name='the archive'):
 
 # --- merging -----------------------------------------------------------------------------------
 
-def is_older(record, cutoff):
+def is_older(record: Dict[str, Any], cutoff: datetime.datetime) -> bool:
     """Whether the record was created before ``cutoff`` (a datetime); a record without a readable time is not."""
     if cutoff is None:
         return False
@@ -190,12 +193,13 @@ def is_older(record, cutoff):
     return created is not None and created < cutoff
 
 
-def archive_order(records):
+def archive_order(records: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """Oldest first (ISO 8601 UTC times sort as text), then region and session ID: the order of the file."""
     return sorted(records, key=lambda r: (str(r.get('creation_time') or ''), str(r['region_id']), str(r['session_id'])))
 
 
-def merge(archived, listed, now, cutoff=None):
+def merge(archived: Iterable[Dict[str, Any]], listed: Iterable[Dict[str, Any]], now: datetime.datetime,
+          cutoff: Optional[datetime.datetime] = None) -> MergeResult:
     """Merge ``listed`` (normalised records from the service) into ``archived`` (records of the archive).
 
     A listed session not archived yet is added; one archived already replaces its archived record only
@@ -206,7 +210,7 @@ def merge(archived, listed, now, cutoff=None):
     number of records. Nothing given is changed in place.
     """
     stamp = format_time(now)
-    merged = dict((session_key(record), record) for record in archived)
+    merged = {session_key(record): record for record in archived}
     added = updated = 0
     for session in listed:
         if is_older(session, cutoff):
@@ -227,20 +231,20 @@ def merge(archived, listed, now, cutoff=None):
     return MergeResult(archive_order(kept), added, updated, len(kept) - added - updated, pruned)
 
 
-def prune(records, cutoff):
+def prune(records: Sequence[Dict[str, Any]], cutoff: datetime.datetime) -> Tuple[List[Dict[str, Any]], int]:
     """(records created at or after ``cutoff``, how many were dropped); a record without a readable time is kept."""
     records = list(records)
     kept = [record for record in records if not is_older(record, cutoff)]
     return kept, len(records) - len(kept)
 
 
-def creation_span(records):
+def creation_span(records: Iterable[Dict[str, Any]]) -> Tuple[Optional[str], Optional[str]]:
     """(oldest, newest) creation time of ``records`` as text, or (None, None)."""
     times = [record['creation_time'] for record in records if record.get('creation_time')]
     return (min(times), max(times)) if times else (None, None)
 
 
-def describe_span(seconds):
+def describe_span(seconds: float) -> str:
     """``2d 4h 10m`` for a number of seconds; ``under a minute`` below 60."""
     seconds = int(seconds)
     if seconds < 60:
@@ -262,7 +266,8 @@ def _time_extreme(records, newest):
     return best
 
 
-def find_gaps(archived, listed, region_ids):
+def find_gaps(archived: Iterable[Dict[str, Any]], listed: Iterable[Dict[str, Any]],
+              region_ids: Iterable[str]) -> List[Dict[str, Any]]:
     """Regions where sessions may have expired unseen, each a dict.
 
     For each region of ``region_ids`` that the archive already holds: when the oldest session listed
@@ -290,21 +295,21 @@ def _ordered(record):
     keys += sorted(key for key in record if key not in _LEADING_KEYS and key != BOOKKEEPING)
     if BOOKKEEPING in record:
         keys.append(BOOKKEEPING)
-    return dict((key, record[key]) for key in keys)
+    return {key: record[key] for key in keys}
 
 
 def _json_line(value):
     return json.dumps(value, sort_keys=False, separators=(',', ':'), ensure_ascii=True)
 
 
-def render_archive(records):
+def render_archive(records: Sequence[Dict[str, Any]]) -> str:
     """The text of an archive holding ``records``, in the order given: header, then one record a line."""
     lines = [_json_line(header(len(records)))]
     lines.extend(_json_line(_ordered(record)) for record in records)
     return '\n'.join(lines) + '\n'
 
 
-def neutralise(value):
+def neutralise(value: Any) -> str:
     """A CSV cell as text; one a spreadsheet would read as a formula gets a leading ``'``.
 
     That is a cell starting with a sign of :data:`FORMULA_PREFIXES` or with any white space (spreadsheets
@@ -318,7 +323,7 @@ def _joined(values):
     return ' '.join(str(value) for value in values if value not in (None, ''))
 
 
-def csv_row(record):
+def csv_row(record: Dict[str, Any]) -> List[Any]:
     """One session as the cells of :data:`CSV_COLUMNS`, not yet neutralised."""
     connections = [conn for conn in record.get('connections') or () if isinstance(conn, dict)]
     starts = [conn['start_time'] for conn in connections if conn.get('start_time')]
@@ -337,14 +342,15 @@ def csv_row(record):
     return [values.get(column) for column in CSV_COLUMNS]
 
 
-def csv_rows(records):
+def csv_rows(records: Iterable[Dict[str, Any]]) -> List[List[str]]:
     """The header row, then one row a session; every cell text, formulas neutralised."""
     rows = [list(CSV_COLUMNS)]
     rows.extend([neutralise(cell) for cell in csv_row(record)] for record in records)
     return rows
 
 
-def render_csv(records):
+def render_csv(records: Iterable[Dict[str, Any]]) -> str:
+    """The CSV text of ``records`` (see :func:`csv_rows`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator='\r\n')
     writer.writerows(csv_rows(records))
@@ -363,17 +369,18 @@ def _safe(call, *args, **kwargs):
         raise ArchiveError(str(error))
 
 
-def read_file(path):
+def read_file(path: str) -> Optional[bytes]:
     """The bytes of ``path``, or None when there is no such file; a symlink, FIFO or foreign-writable file is refused."""
     return _safe(read_regular, path)
 
 
-def lock_path(path):
+def lock_path(path: str) -> str:
+    """The lock file of the archive ``path``."""
     return path + '.lock'
 
 
 @contextmanager
-def archive_lock(path, timeout=None, poll=0.1):
+def archive_lock(path: str, timeout: Optional[float] = None, poll: float = 0.1) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``<path>.lock`` for the block; wait at most ``timeout`` seconds.
 
     The lock file stays (removing it would race with a run waiting on it). Raises
@@ -413,7 +420,7 @@ def _keep_owner(descriptor, current, path):
                            'that user or as root' % (path, current.st_uid, current.st_gid, os.geteuid()))
 
 
-def fsync_directory(directory):
+def fsync_directory(directory: str) -> None:
     """Make a rename in ``directory`` durable; a file system that cannot fsync a directory is let be."""
     try:
         descriptor = os.open(directory, os.O_RDONLY)
@@ -427,7 +434,7 @@ def fsync_directory(directory):
         os.close(descriptor)
 
 
-def write_atomic(path, data, new_mode=NEW_FILE_MODE):
+def write_atomic(path: str, data: bytes, new_mode: int = NEW_FILE_MODE) -> None:
     """Replace ``path`` with ``data`` (bytes) in one rename, or leave it exactly as it was.
 
     ``path`` must be absent or a regular file nobody but its owner can write, in a directory others cannot

@@ -15,6 +15,8 @@ import os
 import re
 import threading
 
+from typing import Any, Dict, List, Mapping, Optional
+
 from ansible.module_utils.errors import AnsibleFallbackNotFound
 
 from ansible_collections.alicloud.ecs.plugins.module_utils import credentials as creds
@@ -26,7 +28,7 @@ from ansible_collections.alicloud.ecs.plugins.module_utils.retries import (
     DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY, DEFAULT_RETRIES, RetryPolicy)
 
 
-def first_set_env_fallback(*names):
+def first_set_env_fallback(*names: str) -> str:
     """The first of the environment variables ``names`` that is set and not empty, as credentials.py reads them.
 
     ansible-core's ``env_fallback`` takes the first one that exists, so an empty variable would hide the next.
@@ -37,7 +39,7 @@ def first_set_env_fallback(*names):
     return value
 
 
-def connection_argument_spec():
+def connection_argument_spec() -> Dict[str, dict]:
     """Options every alicloud.ecs module takes (documented in the ``alicloud.ecs.alicloud`` doc fragment)."""
     return dict(
         access_key_id=dict(type='str', aliases=['access_key', 'alicloud_access_key'], no_log=False),
@@ -76,8 +78,8 @@ def _check_range(params, name, low=None, high=None):
         return
     if not ((low is None or value >= low) and (high is None or value <= high)):  # also refuses NaN
         if high is None:
-            raise OptionError('%s must be at least %s, got %s' % (name, low, value))
-        raise OptionError('%s must be between %s and %s, got %s' % (name, low, high, value))
+            raise OptionError(f'{name} must be at least {low}, got {value}')
+        raise OptionError(f'{name} must be between {low} and {high}, got {value}')
 
 
 # Options that are secrets, with their aliases (for masking option values in messages built outside a module).
@@ -87,7 +89,7 @@ PROXY_OPTIONS = ('http_proxy', 'https_proxy')
 PATH_OPTIONS = ('ca_bundle', 'shared_credentials_file')
 
 
-def option_secrets(params):
+def option_secrets(params: Mapping[str, Any]) -> List[str]:
     """The secret values among raw option values ``params`` (by name or alias): key secret, token, proxy passwords."""
     found = [params.get(name) for name in SECRET_OPTIONS if isinstance(params.get(name), str)]
     for name in PROXY_OPTIONS:
@@ -98,10 +100,10 @@ def option_secrets(params):
 def _shown(value, limit=80):
     """``value`` for a message about a value that is not a secret: repr (control characters visible), cut short."""
     text = repr(value)
-    return text if len(text) <= limit else '%s... (%d characters)' % (text[:limit], len(value))
+    return text if len(text) <= limit else f'{text[:limit]}... ({len(value)} characters)'
 
 
-def validate_connection(params):
+def validate_connection(params: Mapping[str, Any]) -> List[str]:
     """Check connection options before anything touches the network; returns the region IDs, deduplicated.
 
     Every value that becomes part of a URL or a header is checked whole here (full matches: a trailing newline
@@ -111,7 +113,7 @@ def validate_connection(params):
     for region in params['region_id'] or []:
         region = (region or '').strip()
         if not is_region_id(region):
-            raise OptionError('region_id: %s is not a region ID (for example cn-hangzhou)' % _shown(region))
+            raise OptionError(f'region_id: {_shown(region)} is not a region ID (for example cn-hangzhou)')
         if region not in regions:
             regions.append(region)
     if not regions:
@@ -119,7 +121,7 @@ def validate_connection(params):
     if params.get('endpoint'):
         problem = endpoint_problem(params['endpoint'])
         if problem:
-            raise OptionError('endpoint %s: %s' % (_shown(params['endpoint']), problem))
+            raise OptionError(f"endpoint {_shown(params['endpoint'])}: {problem}")
     _check_range(params, 'connect_timeout', 0.001, 300)
     _check_range(params, 'read_timeout', 0.001, 600)
     _check_range(params, 'retries', 0, 100)
@@ -133,7 +135,7 @@ def validate_connection(params):
             try:
                 parse_proxy(params[name])
             except ProxyError as error:
-                raise OptionError('%s: %s' % (name, error))
+                raise OptionError(f'{name}: {error}')
     _check_role(params)
     _check_profile(params)
     return regions
@@ -143,13 +145,13 @@ def _check_readable(name, path):
     if not path:
         return
     if '\x00' in path:
-        raise OptionError('%s: the path contains a NUL byte, which no file name can hold' % name)
+        raise OptionError(f'{name}: the path contains a NUL byte, which no file name can hold')
     try:
         readable = os.access(path, os.R_OK)
     except (TypeError, ValueError, OSError) as error:
-        raise OptionError('%s: cannot check %s: %s' % (name, _shown(path), error))
+        raise OptionError(f'{name}: cannot check {_shown(path)}: {error}')
     if not readable:
-        raise OptionError('%s: cannot read %s' % (name, _shown(path)))
+        raise OptionError(f'{name}: cannot read {_shown(path)}')
 
 
 # Checked with fullmatch: ``$`` also matches before a final newline.
@@ -164,23 +166,23 @@ _PROFILE_RE = re.compile(r'[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,126}[^\x00-\x20
 def _check_role(params):
     arn = params.get('ram_role_arn')
     if arn and not _ROLE_ARN_RE.fullmatch(arn):
-        raise OptionError('ram_role_arn: %s is not the ARN of a RAM role (acs:ram::<account ID>:role/<role name>)' % _shown(arn))
+        raise OptionError(f'ram_role_arn: {_shown(arn)} is not the ARN of a RAM role (acs:ram::<account ID>:role/<role name>)')
     for name in ('role_session_name', 'role_session_expiration'):
         if params.get(name) is not None and not arn:
-            raise OptionError('%s is only used with ram_role_arn, which is not set' % name)
+            raise OptionError(f'{name} is only used with ram_role_arn, which is not set')
     name = params.get('role_session_name')
     if name is not None and not _ROLE_SESSION_NAME_RE.fullmatch(name):
-        raise OptionError('role_session_name: %s is not a session name (2 to 64 letters, digits and . @ - _)' % _shown(name))
+        raise OptionError(f'role_session_name: {_shown(name)} is not a session name (2 to 64 letters, digits and . @ - _)')
     role = params.get('ecs_ram_role')
     if role and not _ECS_RAM_ROLE_RE.fullmatch(role):
-        raise OptionError('ecs_ram_role: %s is not the name of a RAM role (1 to 64 letters, digits and . - _)' % _shown(role))
+        raise OptionError(f'ecs_ram_role: {_shown(role)} is not the name of a RAM role (1 to 64 letters, digits and . - _)')
 
 
 def _check_profile(params):
     profile = params.get('profile')
     if profile and not _PROFILE_RE.fullmatch(profile):
-        raise OptionError('profile: %s is not a profile name (at most 128 characters, no control character, no white '
-                          'space at either end)' % _shown(profile))
+        raise OptionError(f'profile: {_shown(profile)} is not a profile name (at most 128 characters, no control character, '
+                          'no white space at either end)')
 
 
 class Connection:
@@ -190,7 +192,7 @@ class Connection:
     importing the SDK; the first :meth:`client_for` does both.
     """
 
-    def __init__(self, params, environ=None):
+    def __init__(self, params: Dict[str, Any], environ: Optional[Mapping[str, str]] = None):
         self.params = params
         self.region_ids = validate_connection(params)
         self.credential_source = creds.resolve(params, os.environ if environ is None else environ)
@@ -200,7 +202,7 @@ class Connection:
         self._lock = threading.Lock()
         self._credential = None
 
-    def warnings(self):
+    def warnings(self) -> List[str]:
         """What the user should know about these options before any call."""
         found = []
         if self.params['protocol'] == 'http':
@@ -211,10 +213,10 @@ class Connection:
                          'can read or alter the answers. Use ca_bundle for a private CA instead.')
         return found
 
-    def retry_policy(self):
+    def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.params['retries'], self.params['retry_delay'], self.params['retry_max_delay'])
 
-    def client_for(self, region_id, pool_size=8):
+    def client_for(self, region_id: str, pool_size: int = 8) -> 'sdk.RpcClient':
         """The RPC client for ``region_id``'s endpoint, built once per endpoint and shared between threads."""
         endpoint = endpoint_for(region_id, self.params['endpoint_type'], self.params.get('endpoint'))
         with self._lock:
@@ -222,8 +224,8 @@ class Connection:
             if client is None:
                 if self._credential is None:
                     self._credential = sdk.build_credential(self.credential_source)
-                settings = dict((name, self.params.get(name)) for name in (
-                    'protocol', 'validate_certs', 'ca_bundle', 'connect_timeout', 'read_timeout'))
+                settings = {name: self.params.get(name) for name in (
+                    'protocol', 'validate_certs', 'ca_bundle', 'connect_timeout', 'read_timeout')}
                 # Rebuilt with the user and password %-encoded: urllib3 would split a raw ``#`` or ``?`` in a password
                 # and quote the rest in its error.
                 settings.update((name, parse_proxy(self.params[name]).url if self.params.get(name) else None)
@@ -232,7 +234,7 @@ class Connection:
                 client = self._clients[endpoint] = sdk.RpcClient(settings, self.credential_source, self._credential)
         return client
 
-    def secrets(self):
+    def secrets(self) -> List[str]:
         """Every secret value these options carry, for scrubbing messages: key secret, STS token (from the options or
         the environment), proxy passwords; the temporary credentials the SDK obtains are remembered as it gets them
         (see sdk.build_credential) and masked by every scrub."""

@@ -14,6 +14,10 @@ __metaclass__ = type
 
 import re
 
+from dataclasses import dataclass, field
+
+from typing import Any, List, Mapping, Optional, Sequence
+
 ENV_ACCESS_KEY_ID = ('ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALICLOUD_ACCESS_KEY', 'ALICLOUD_ACCESS_KEY_ID')
 ENV_ACCESS_KEY_SECRET = ('ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'ALICLOUD_SECRET_KEY', 'ALICLOUD_SECRET_ACCESS_KEY')
 ENV_SECURITY_TOKEN = ('ALIBABA_CLOUD_SECURITY_TOKEN', 'ALICLOUD_SECURITY_TOKEN')
@@ -40,6 +44,7 @@ class CredentialError(ValueError):
     """Credential options that cannot work together; the message names them."""
 
 
+@dataclass
 class CredentialSource:
     """How to obtain credentials.
 
@@ -49,27 +54,24 @@ class CredentialSource:
     choice came from, for messages ("options", "environment", "default chain").
     """
 
-    def __init__(self, kind, origin, access_key_id=None, access_key_secret=None, security_token=None,
-                 role_name=None, profile=None, profile_file=None, role_arn=None, role_session_name=None,
-                 role_session_expiration=None):
-        self.kind = kind
-        self.origin = origin
-        self.access_key_id = access_key_id
-        self.access_key_secret = access_key_secret
-        self.security_token = security_token
-        self.role_name = role_name
-        self.profile = profile
-        self.profile_file = profile_file
-        self.role_arn = role_arn
-        self.role_session_name = role_session_name
-        self.role_session_expiration = role_session_expiration
+    kind: str
+    origin: str
+    access_key_id: Optional[str] = None
+    access_key_secret: Optional[str] = field(default=None, repr=False)
+    security_token: Optional[str] = field(default=None, repr=False)
+    role_name: Optional[str] = None
+    profile: Optional[str] = None
+    profile_file: Optional[str] = None
+    role_arn: Optional[str] = None
+    role_session_name: Optional[str] = None
+    role_session_expiration: Optional[int] = None
 
-    def secrets(self):
+    def secrets(self) -> List[str]:
         """Values that must never appear in any output."""
         return [value for value in (self.access_key_secret, self.security_token) if value]
 
 
-def credential_value_problem(value):
+def credential_value_problem(value: Any) -> Optional[str]:
     """Why ``value`` cannot be a key secret or an STS token (which travel in headers or are signed), or None.
 
     Never quotes the value: it names the kind and the position of the first character that cannot be there.
@@ -94,7 +96,8 @@ def credential_value_problem(value):
     return None
 
 
-def first_env(environ, names):
+def first_env(environ: Mapping[str, str], names: Sequence[str]) -> Optional[str]:
+    """The value of the first of ``names`` set (not empty) in ``environ``, or None."""
     for name in names:
         value = environ.get(name)
         if value:
@@ -102,7 +105,7 @@ def first_env(environ, names):
     return None
 
 
-def resolve(params, environ):
+def resolve(params: Mapping[str, Any], environ: Mapping[str, str]) -> CredentialSource:
     """The :class:`CredentialSource` for module ``params`` and the environment ``environ``."""
     key_id, secret, token = params.get('access_key_id'), params.get('access_key_secret'), params.get('security_token')
     if key_id or secret:

@@ -11,6 +11,8 @@ import datetime
 import ipaddress
 import re
 
+from typing import Any, Dict, Mapping, Optional
+
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import is_active, is_port_forwarding
 
 _AGE_RE = re.compile(r'\s*(\d+)\s*([smhdw])\s*')  # fullmatch: ``$`` would also match before a final newline
@@ -41,11 +43,12 @@ class CriteriaError(ValueError):
     """A criterion that cannot be used; the message names it."""
 
 
-def utc_now():
+def utc_now() -> datetime.datetime:
+    """Now, as an aware UTC datetime."""
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def parse_iso_time(text):
+def parse_iso_time(text: Any) -> datetime.datetime:
     """An aware UTC datetime from ISO 8601 text (``Z`` or an offset; none means UTC); ValueError otherwise."""
     text = str(text).strip()
     moment = datetime.datetime.fromisoformat(text[:-1] + '+00:00' if text.endswith(('Z', 'z')) else text)
@@ -54,7 +57,7 @@ def parse_iso_time(text):
     return moment.astimezone(datetime.timezone.utc)
 
 
-def parse_time(value, name, now=None):
+def parse_time(value: Any, name: str, now: Optional[datetime.datetime] = None) -> datetime.datetime:
     """An aware UTC datetime from ISO 8601 text or a relative age such as ``24h`` or ``7d`` before ``now``."""
     match = _AGE_RE.fullmatch(str(value))
     try:
@@ -69,7 +72,7 @@ def parse_time(value, name, now=None):
                             % (name, value))
 
 
-def session_time(session):
+def session_time(session: Mapping[str, Any]) -> Optional[datetime.datetime]:
     """The session's creation time as an aware datetime, or None when absent or unreadable."""
     try:
         return parse_iso_time(session['creation_time'])
@@ -102,8 +105,9 @@ def _folded(values):
 class Criteria:
     """Compiled criteria; :meth:`match` tells whether a normalised session meets all of them."""
 
-    def __init__(self, criteria=None, now=None, prefix='filters'):
-        criteria = dict((key, value) for key, value in (criteria or {}).items() if value is not None)
+    def __init__(self, criteria: Optional[Mapping[str, Any]] = None, now: Optional[datetime.datetime] = None,
+                 prefix: str = 'filters') -> None:
+        criteria = {key: value for key, value in (criteria or {}).items() if value is not None}
         unknown = sorted(set(criteria) - set(CRITERIA))
         if unknown:
             raise CriteriaError('%s: unknown criteria %s; known criteria are %s'
@@ -139,10 +143,11 @@ class Criteria:
             raise CriteriaError('%s.created_after (%s) is not before %s.created_before (%s): no session can match'
                                 % (prefix, criteria['created_after'], prefix, criteria['created_before']))
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self.tests)
 
-    def match(self, session):
+    def match(self, session: Dict[str, Any]) -> bool:
+        """Whether ``session`` (normalised) meets every criterion."""
         return all(test(session) for test in self.tests)
 
 
@@ -166,6 +171,9 @@ def _time_test(bound, after):
 
 
 def filters_argument_spec():
-    """The ``filters`` option (documented in the ``alicloud.ecs.alicloud.filters`` doc fragment)."""
-    options = dict((name, dict(type=kind, elements='str') if kind == 'list' else dict(type=kind)) for name, kind in CRITERIA.items())
+    """The ``filters`` option (documented in the ``alicloud.ecs.alicloud.filters`` doc fragment).
+
+    A dict option with sub-options: the module wrapper and the controller check them with ArgumentSpecValidator.
+    """
+    options = {name: dict(type=kind, elements='str') if kind == 'list' else dict(type=kind) for name, kind in CRITERIA.items()}
     return dict(type='dict', options=options)

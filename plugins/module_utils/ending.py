@@ -11,17 +11,21 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import ACTIVE_STATUSES
+
+Session = Dict[str, Any]
 
 END_ACTION = 'EndTerminalSession'
 CLOSING_STATUSES = frozenset(('Terminating',))
 
 
-def state_of(session, instance_ids=None):
+def state_of(session: Session, instance_ids: Optional[Iterable[str]] = None) -> str:
     """``open``, ``closing`` or ``closed``: over all connections, or only those to ``instance_ids``."""
-    statuses = set(conn.get('status') for conn in session.get('connections', ())
-                   if not instance_ids or conn.get('instance_id') in instance_ids)
+    statuses = {conn.get('status') for conn in session.get('connections', ())
+                if not instance_ids or conn.get('instance_id') in instance_ids}
     if statuses & ACTIVE_STATUSES:
         return 'open'
     if statuses & CLOSING_STATUSES:
@@ -29,7 +33,7 @@ def state_of(session, instance_ids=None):
     return 'closed'
 
 
-def choose(sessions, instance_ids=None):
+def choose(sessions: Iterable[Session], instance_ids: Optional[Iterable[str]] = None) -> Tuple[List[Session], List[Session]]:
     """(sessions to end, skipped entries) for listed ``sessions``.
 
     With ``instance_ids`` a session is open when it is open on one of those instances; ending it
@@ -45,12 +49,12 @@ def choose(sessions, instance_ids=None):
         why = 'already closing (a connection is Terminating)' if state == 'closing' else 'already closed'
         on_selected = sorted(selected & set(session.get('instance_ids', ())))
         if on_selected:
-            why += ' on %s' % ', '.join(on_selected)
+            why += f" on {', '.join(on_selected)}"
         skipped.append(entry(session, reason=why))
     return targets, skipped
 
 
-def entry(session, **fields):
+def entry(session: Session, **fields: Any) -> Session:
     """A result entry for ``session``: its ID, region and instances, plus ``fields``."""
     found = {'session_id': session['session_id'], 'region_id': session.get('region_id'),
              'instance_ids': list(session.get('instance_ids', ()))}
@@ -58,11 +62,13 @@ def entry(session, **fields):
     return found
 
 
-def is_unknown_session(error):
+def is_unknown_session(error: AlicloudError) -> bool:
+    """The service does not know the session (HTTP 404 with a session error code)."""
     return error.http_status == 404 and 'Session' in (error.code or '')
 
 
-def is_permission_refused(error):
+def is_permission_refused(error: AlicloudError) -> bool:
+    """RAM refused the call: HTTP 403 or a Forbidden code."""
     return error.http_status == 403 or (error.code or '').startswith('Forbidden')
 
 
@@ -76,7 +82,9 @@ class Outcome:
         self.refused = None
 
 
-def end_sessions(client_for, policy, counter, targets, selected=(), check_mode=False, describe_error=str):
+def end_sessions(client_for: Callable[[str], Any], policy: Any, counter: Any, targets: Iterable[Session],
+                 selected: Iterable[str] = (), check_mode: bool = False,
+                 describe_error: Callable[[AlicloudError], str] = str) -> Outcome:
     """Call EndTerminalSession for each target (a normalised session) in turn.
 
     A session the service does not know is skipped with its error code; a refused permission
@@ -113,7 +121,7 @@ def end_sessions(client_for, policy, counter, targets, selected=(), check_mode=F
     return outcome
 
 
-def unlisted_session(session_id, region_id):
+def unlisted_session(session_id: str, region_id: str) -> Session:
     """A stand-in record for a session ID the listing did not return: tried as it is."""
     return {'session_id': session_id, 'region_id': region_id, 'instance_ids': [], 'connections': []}
 
@@ -125,7 +133,7 @@ NOT_TRIED_WITH_FILTERS = ('not found in the listing; not sent to EndTerminalSess
                           'checked for a session the service does not list')
 
 
-def split_by_criteria(sessions, criteria=None):
+def split_by_criteria(sessions: Iterable[Session], criteria: Any = None) -> Tuple[List[Session], List[Session]]:
     """(sessions that meet ``criteria``, a not-ended entry for each of the others), order kept.
 
     The sessions asked for by ID are listed without the criteria and split here, so an ID the filters
@@ -142,14 +150,15 @@ def split_by_criteria(sessions, criteria=None):
     return selected, excluded
 
 
-def unlisted(session_ids, listed, region_ids, filtered=False, check_mode=False):
+def unlisted(session_ids: Iterable[str], listed: Iterable[Session], region_ids: Sequence[str], filtered: bool = False,
+             check_mode: bool = False) -> Tuple[List[Session], List[Session]]:
     """(stand-ins to send to EndTerminalSession, not-ended entries) for the IDs of ``session_ids`` not ``listed``.
 
     Only without filters is such an ID sent (in every region), to get the service's own error code; check mode
     reports it instead as would be tried (``would_try``), once. With filters it is never sent: nothing tells
     whether they would exclude it.
     """
-    listed_ids = set(session['session_id'] for session in listed)
+    listed_ids = {session['session_id'] for session in listed}
     absent = [session_id for session_id in session_ids if session_id not in listed_ids]
     if filtered:
         return [], [entry(unlisted_session(session_id, region_ids[0]), reason=NOT_TRIED_WITH_FILTERS) for session_id in absent]

@@ -11,6 +11,7 @@ import base64
 import ipaddress
 import re
 
+from typing import List, Optional
 from urllib.parse import quote, unquote
 
 ENDPOINT_TYPES = ('public', 'vpc')
@@ -35,7 +36,7 @@ MAX_HOST_LENGTH = 253
 MAX_LABEL_LENGTH = 63
 
 
-def is_region_id(value):
+def is_region_id(value: object) -> bool:
     return isinstance(value, str) and len(value) <= MAX_REGION_LENGTH and bool(_REGION_RE.fullmatch(value))
 
 
@@ -59,7 +60,7 @@ def _host_problem(host):
     return None
 
 
-def endpoint_problem(endpoint):
+def endpoint_problem(endpoint: object) -> Optional[str]:
     """Why ``endpoint`` is not a usable host[:port], or None; never quotes it."""
     if not isinstance(endpoint, str) or not endpoint:
         return 'expected host[:port], for example ecs.cn-hangzhou.aliyuncs.com'
@@ -76,7 +77,7 @@ def endpoint_problem(endpoint):
     return None
 
 
-def endpoint_for(region_id, endpoint_type='public', override=None):
+def endpoint_for(region_id: str, endpoint_type: str = 'public', override: Optional[str] = None) -> str:
     """The host[:port] to call for ``region_id``; ``override`` wins when given."""
     if override:
         return override
@@ -100,13 +101,13 @@ class Proxy:
         self.host = host
 
     @property
-    def url(self):
+    def url(self) -> str:
         if self.user is None:
-            return '%s://%s' % (self.scheme, self.host)
+            return f'{self.scheme}://{self.host}'
         userinfo = quote(self.user, safe='')
         if self.password is not None:
             userinfo += ':' + quote(self.password, safe='')
-        return '%s://%s@%s' % (self.scheme, userinfo, self.host)
+        return f'{self.scheme}://{userinfo}@{self.host}'
 
 
 def _decoded(value):
@@ -127,7 +128,7 @@ def _split_proxy(proxy):
     return scheme, (userinfo if sep else None), hostpart
 
 
-def proxy_credentials(proxy):
+def proxy_credentials(proxy: Optional[str]) -> List[str]:
     """The secret values of a proxy URL, as given and decoded: its password, or its user when it has no password.
 
     Lenient: works on a URL that is otherwise unusable, so that its password is hidden from the error about it too.
@@ -146,7 +147,7 @@ def proxy_credentials(proxy):
     return [value for value in dict.fromkeys(found) if value]
 
 
-def parse_proxy(proxy):
+def parse_proxy(proxy: str) -> Proxy:
     """The :class:`Proxy` of ``proxy`` (http[s]://[user[:password]@]host[:port]); :class:`ProxyError` if unusable."""
     if not isinstance(proxy, str) or not proxy:
         raise ProxyError('expected a proxy URL such as http://proxy.example.com:3128')
@@ -163,7 +164,7 @@ def parse_proxy(proxy):
         raise ProxyError('expected a proxy URL such as http://proxy.example.com:3128 (a proxy URL has no path)')
     problem = endpoint_problem(host)
     if problem:
-        raise ProxyError('the proxy host: %s' % problem)
+        raise ProxyError(f'the proxy host: {problem}')
     user = password = None
     if userinfo is not None:
         user, sep, password = userinfo.partition(':')
@@ -171,7 +172,7 @@ def parse_proxy(proxy):
     return Proxy(scheme.lower() or 'http', user, password, host)
 
 
-def proxy_problem(proxy):
+def proxy_problem(proxy: Optional[str]) -> Optional[str]:
     """Why ``proxy`` is not a usable proxy URL (http[s]://[user:password@]host[:port]), or None; never quotes it."""
     try:
         parse_proxy(proxy)

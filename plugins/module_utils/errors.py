@@ -17,6 +17,7 @@ import os
 import re
 import threading
 
+from typing import Any, Dict, Iterable, List, Optional
 from urllib.parse import quote, quote_plus
 
 # What a secret is replaced with in any text shown to the user.
@@ -47,6 +48,24 @@ HINTS = {
 }
 
 
+# Error codes that mean "try again later" on every Alibaba Cloud POP API.
+RETRYABLE_CODES = frozenset((
+    'Throttling',
+    'Throttling.User',
+    'Throttling.Api',
+    'Throttling.Resource',
+    'ServiceUnavailable',
+    'InternalError',
+    'UnknownError',
+    'SignatureNonceUsed',
+))
+
+
+def is_retryable_status(http_status: Optional[int]) -> bool:
+    """Whether an answer with HTTP ``http_status`` may succeed when sent again (429 and 5xx)."""
+    return http_status == 429 or (http_status is not None and 500 <= http_status < 600)
+
+
 class AlicloudError(Exception):
     """A failed call or an unusable answer, with everything the service told us.
 
@@ -57,7 +76,7 @@ class AlicloudError(Exception):
 
     def __init__(self, message, code=None, http_status=None, request_id=None,
                  retryable=False, retry_after=None, access_denied_detail=None):
-        super(AlicloudError, self).__init__(message)
+        super().__init__(message)
         self.message = message
         self.code = code
         self.http_status = http_status
@@ -72,7 +91,7 @@ class AlicloudError(Exception):
     def __str__(self):
         return describe(self)
 
-    def details(self):
+    def details(self) -> Dict[str, Any]:
         """The error's fields for a module result, without empty ones."""
         fields = {
             'error_code': self.code,
@@ -80,14 +99,14 @@ class AlicloudError(Exception):
             'request_id': self.request_id,
             'access_denied_detail': self.access_denied_detail,
         }
-        return dict((key, value) for key, value in fields.items() if value not in (None, '', {}))
+        return {key: value for key, value in fields.items() if value not in (None, '', {})}
 
 
 class TokenLoopError(AlicloudError):
     """The service handed back a pagination token it had already returned."""
 
 
-def excerpt(text, limit=MAX_BODY_EXCERPT):
+def excerpt(text: Any, limit: int = MAX_BODY_EXCERPT) -> str:
     """Collapse white space and cut ``text`` to ``limit`` characters, remembered secrets masked first.
 
     Masking before cutting: a cut through a secret would leave a part of it that no later scrub recognises.
@@ -106,11 +125,11 @@ def excerpt(text, limit=MAX_BODY_EXCERPT):
     return shown
 
 
-def describe(error, action=None):
+def describe(error: AlicloudError, action: Optional[str] = None) -> str:
     """One sentence for a user: what failed, why, and the service's identifiers."""
     parts = []
     if action:
-        parts.append('%s: ' % action)
+        parts.append(f'{action}: ')
     parts.append(error.message.rstrip('.') + '.')
     hint = HINTS.get(error.code or '')
     if hint:
@@ -118,22 +137,23 @@ def describe(error, action=None):
     if error.code == 'Forbidden.RAM' or (error.http_status == 403 and error.code and error.code.startswith('Forbidden')):
         parts.append(' The RAM identity needs permission for the action ecs:%s.' % (error.api_action or 'DescribeTerminalSessions'))
         if error.access_denied_detail:
-            parts.append(' Access denied detail: %s.' % format_detail(error.access_denied_detail))
+            parts.append(f' Access denied detail: {format_detail(error.access_denied_detail)}.')
     ids = []
     if error.code:
-        ids.append('error code: %s' % error.code)
+        ids.append(f'error code: {error.code}')
     if error.http_status:
-        ids.append('HTTP status: %s' % error.http_status)
+        ids.append(f'HTTP status: {error.http_status}')
     if error.request_id:
-        ids.append('request ID: %s' % error.request_id)
+        ids.append(f'request ID: {error.request_id}')
     if error.attempts > 1:
         ids.append('attempts: %d' % error.attempts)
     if ids:
-        parts.append(' (%s)' % ', '.join(ids))
+        parts.append(f" ({', '.join(ids)})")
     return ''.join(parts)
 
 
-def format_detail(detail):
+def format_detail(detail: Any) -> str:
+    """An AccessDeniedDetail for a message: ``key=value`` pairs of a dict, the text of anything else."""
     if isinstance(detail, dict):
         return ', '.join('%s=%s' % (key, detail[key]) for key in sorted(detail) if detail[key] not in (None, ''))
     return excerpt(detail)
@@ -156,7 +176,7 @@ def _secret_pattern(secret):
     return ''.join('(?:%s)' % '|'.join(re.escape(form) for form in _escaped_forms(char)) for char in secret)
 
 
-def secret_forms(secret):
+def secret_forms(secret: str) -> List[str]:
     """The whole-value encodings of ``secret`` that output commonly carries (for ``no_log`` values and tests)."""
     forms = {secret, quote(secret, safe=''), quote(secret), quote_plus(secret), repr(secret)[1:-1],
              json.dumps(secret)[1:-1], json.dumps(json.dumps(secret))[1:-1]}
@@ -220,12 +240,12 @@ class _Registry:
 SECRETS = _Registry()
 
 
-def remember_secrets(values):
+def remember_secrets(values: Iterable[Optional[str]]) -> None:
     """Add ``values`` to the secrets every later :func:`scrub` masks, whatever it is given."""
     SECRETS.add(values)
 
 
-def scrub(text, secrets=()):
+def scrub(text: Any, secrets: Iterable[Optional[str]] = ()) -> Any:
     """``text`` with every secret masked, in any encoding it can take in output.
 
     Masks ``secrets`` and every remembered secret (:func:`remember_secrets`): raw, %-encoded (``quote`` and

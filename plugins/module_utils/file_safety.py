@@ -31,6 +31,8 @@ import os
 import stat
 import tempfile
 
+from typing import Dict, Iterable, List, Optional, Tuple
+
 # Files Python's sqlite3 creates next to a database file, following symlinks.
 SQLITE_SIDE_SUFFIXES = ('-wal', '-shm', '-journal')
 
@@ -52,7 +54,7 @@ def _kind(mode):
     return 'not a regular file'
 
 
-def file_problem(status, path):
+def file_problem(status: os.stat_result, path: str) -> Optional[str]:
     """Why the file whose ``lstat``/``fstat`` is ``status`` must not be written, or None."""
     if stat.S_ISLNK(status.st_mode):
         return ('%s is a symlink; refusing to follow it (it could point at any file). Remove the link, or give the '
@@ -67,7 +69,7 @@ def file_problem(status, path):
     return None
 
 
-def directory_problem(status, directory):
+def directory_problem(status: os.stat_result, directory: str) -> Optional[str]:
     """Why files must not be written in the directory whose ``stat`` is ``status``, or None."""
     if not stat.S_ISDIR(status.st_mode):
         return '%s is not a directory' % directory
@@ -78,50 +80,50 @@ def directory_problem(status, directory):
     return None
 
 
-def directory_of(path):
+def directory_of(path: str) -> str:
     return os.path.dirname(path) or '.'
 
 
-def check_directory(directory):
-    """Refuse (:class:`UnsafeFileError`) a missing directory or one writable by others; returns its ``stat``."""
+def _status(look, path, kind, problem_of, missing=None):
+    """``look(path)`` (``os.stat`` or ``os.lstat``) when ``problem_of`` finds nothing wrong with it; else
+    :class:`UnsafeFileError`. A missing path gives None, or ``missing`` (a message) raised as the error."""
     try:
-        status = os.stat(directory)
+        status = look(path)
     except FileNotFoundError:
-        raise UnsafeFileError('the directory %s does not exist; create it first' % directory)
-    except (OSError, ValueError) as error:
-        raise UnsafeFileError('cannot look at the directory %s: %s' % (directory, error))
-    problem = directory_problem(status, directory)
-    if problem:
-        raise UnsafeFileError(problem)
-    return status
-
-
-def check_file(path):
-    """``lstat`` of ``path`` when it is a file the rules allow, None when there is nothing there; else :class:`UnsafeFileError`."""
-    try:
-        status = os.lstat(path)
-    except FileNotFoundError:
+        if missing:
+            raise UnsafeFileError(missing)
         return None
     except (OSError, ValueError) as error:
-        raise UnsafeFileError('cannot look at %s: %s' % (path, error))
-    problem = file_problem(status, path)
+        raise UnsafeFileError('cannot look at %s%s: %s' % (kind, path, error))
+    problem = problem_of(status, path)
     if problem:
         raise UnsafeFileError(problem)
     return status
 
 
-def side_files(path, side_suffixes=()):
+def check_directory(directory: str) -> os.stat_result:
+    """Refuse (:class:`UnsafeFileError`) a missing directory or one writable by others; returns its ``stat``."""
+    return _status(os.stat, directory, 'the directory ', directory_problem,
+                   missing='the directory %s does not exist; create it first' % directory)
+
+
+def check_file(path: str) -> Optional[os.stat_result]:
+    """``lstat`` of ``path`` when it is a file the rules allow, None when there is nothing there; else :class:`UnsafeFileError`."""
+    return _status(os.lstat, path, '', file_problem)
+
+
+def side_files(path: str, side_suffixes: Iterable[str] = ()) -> List[str]:
     return [path + suffix for suffix in side_suffixes]
 
 
-def check_target(path, side_suffixes=()):
+def check_target(path: str, side_suffixes: Iterable[str] = ()) -> Dict[str, Optional[os.stat_result]]:
     """Check the directory of ``path``, ``path`` and each ``path + suffix`` of ``side_suffixes``.
 
     Returns ``{file: lstat or None}`` for ``path`` and its side files. Use it before handing the path to code
     that opens files by name itself (``sqlite3.connect``: pass :data:`SQLITE_SIDE_SUFFIXES`).
     """
     check_directory(directory_of(path))
-    return dict((name, check_file(name)) for name in [path] + side_files(path, side_suffixes))
+    return {name: check_file(name) for name in [path] + side_files(path, side_suffixes)}
 
 
 def _checked_descriptor(descriptor, path):
@@ -141,7 +143,7 @@ def _open_error(path, error):
     return UnsafeFileError('cannot open %s: %s' % (path, error.strerror or error))
 
 
-def open_regular(path, flags=os.O_RDONLY, mode=0o600):
+def open_regular(path: str, flags: int = os.O_RDONLY, mode: int = 0o600) -> int:
     """A descriptor of ``path`` opened with ``flags`` plus ``O_NOFOLLOW|O_NONBLOCK``, checked with ``fstat``.
 
     Raises FileNotFoundError when there is no file (and ``flags`` lack ``O_CREAT``), :class:`UnsafeFileError`
@@ -160,7 +162,7 @@ def open_regular(path, flags=os.O_RDONLY, mode=0o600):
     return _checked_descriptor(descriptor, path)
 
 
-def read_regular(path):
+def read_regular(path: str) -> Optional[bytes]:
     """The bytes of ``path``, or None when there is no such file; the rules of :func:`open_regular` apply."""
     check_directory(directory_of(path))
     try:
@@ -171,7 +173,7 @@ def read_regular(path):
         return handle.read()
 
 
-def create_temporary(directory, prefix, suffix='.tmp'):
+def create_temporary(directory: str, prefix: str, suffix: str = '.tmp') -> Tuple[int, str]:
     """``(descriptor, name)`` of a new, empty file only its owner can use, in ``directory``.
 
     ``mkstemp`` opens with ``O_CREAT|O_EXCL|O_NOFOLLOW`` and mode 0600, so nothing planted can be reused; the

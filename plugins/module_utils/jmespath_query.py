@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from importlib.util import find_spec
+from typing import Any, List
 
 # Only looked up here: jmespath is imported on first use, so a task without `query` does not pay for it.
 try:
@@ -22,19 +23,19 @@ def _jmespath():
     return jmespath
 
 
-def compile_query(expression):
+def compile_query(expression: str) -> Any:
     """A compiled expression; ValueError with the parser's explanation when it does not parse."""
     jmespath = _jmespath()
     try:
         return jmespath.compile(expression)
     except jmespath.exceptions.JMESPathError as error:
-        raise ValueError('query: %r is not a valid JMESPath expression: %s' % (expression, error))
+        raise ValueError(f'query: {expression!r} is not a valid JMESPath expression: {error}')
 
 
-def apply_query(compiled, sessions):
+def apply_query(compiled: Any, sessions: List[dict]) -> Any:
     """The value of ``compiled`` for the list ``sessions``; ValueError on a runtime type error."""
     jmespath = _jmespath()
     try:
         return compiled.search(sessions)
     except jmespath.exceptions.JMESPathError as error:
-        raise ValueError('query: the expression failed on the session list: %s' % error)
+        raise ValueError(f'query: the expression failed on the session list: {error}')

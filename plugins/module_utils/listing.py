@@ -21,14 +21,17 @@ import contextlib
 import threading
 
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout, wait
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, excerpt
-from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import DEFAULT_MAX_PAGES, ListingKey, paginate
-from ansible_collections.alicloud.ecs.plugins.module_utils.retries import DEFAULT_LISTING_TIMEOUT, Deadline
+from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import DEFAULT_MAX_PAGES, Listing, ListingKey, ResumePoint, paginate
+from ansible_collections.alicloud.ecs.plugins.module_utils.retries import DEFAULT_LISTING_TIMEOUT, Deadline, RetryPolicy
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import newest_first, normalize_session, unwrap_list
 
 ACTION = 'DescribeTerminalSessions'
+# fetch_page(key, service token) -> {'records': [...], 'next_token': ..., 'request_id': ...}
+FetchPage = Callable[[ListingKey, Optional[str]], Dict[str, Any]]
 # listing_timeout above a week is a mistake (and infinity or NaN cannot make a deadline).
 MAX_LISTING_TIMEOUT = 7 * 24 * 3600.0
 
@@ -50,6 +53,35 @@ def listing_bounds_problem(params):
     if max_pages is not None and max_pages < 1:
         return 'max_pages must be at least 1 (the pages one query may read), got %d' % max_pages
     return None
+
+
+def listing_argument_spec(page_size=True):
+    """The listing options: ``concurrency``, ``max_results`` (with ``page_size``), ``listing_timeout`` and ``max_pages``.
+
+    Shared by the modules and the controller-side plugins (documented in the ``alicloud.ecs.alicloud.listing`` doc
+    fragment, and in each module for ``concurrency`` and ``max_results``); checked by :func:`listing_problem`.
+    """
+    spec = dict(concurrency=dict(type='int', default=8))
+    if page_size:
+        spec['max_results'] = dict(type='int', default=100)
+    spec.update(listing_bounds_argument_spec())
+    return spec
+
+
+# The inclusive ranges of the listing options that have one, in the order they are checked.
+LISTING_RANGES = (('concurrency', 1, 32), ('max_results', 1, 100))
+
+
+def listing_problem(params):
+    """What is wrong with the listing options of validated ``params`` (see :func:`listing_argument_spec`), or None.
+
+    An option absent from ``params`` (``max_results`` where there are no pages to size) is not checked.
+    """
+    for name, low, high in LISTING_RANGES:
+        value = params.get(name)
+        if value is not None and not low <= value <= high:
+            return '%s must be between %d and %d, got %d' % (name, low, high, value)
+    return listing_bounds_problem(params)
 
 
 def listing_bounds(params):
@@ -76,7 +108,7 @@ class ListingFailure(Exception):
     """
 
     def __init__(self, key, error):
-        super(ListingFailure, self).__init__(str(error))
+        super().__init__(str(error))
         self.key = key
         self.error = error
         self.api_calls = None
@@ -97,15 +129,16 @@ class ListingResult:
         self.failures = list(failures)
 
     @property
-    def failed_regions(self):
-        return sorted(set(failure.key.region_id for failure in self.failures))
+    def failed_regions(self) -> List[str]:
+        return sorted({failure.key.region_id for failure in self.failures})
 
     @property
-    def request_ids(self):
+    def request_ids(self) -> List[str]:
         return [request_id for listing in self.listings for request_id in listing.request_ids]
 
 
-def query_plan(region_ids, instance_ids=None, session_ids=None, page_size=100):
+def query_plan(region_ids: Iterable[str], instance_ids: Optional[Sequence[str]] = None,
+               session_ids: Optional[Sequence[str]] = None, page_size: int = 100) -> List[ListingKey]:
     """One :class:`ListingKey` per region x instance ID x session ID."""
     return [ListingKey(region_id, instance_id, session_id, page_size)
             for region_id in region_ids
@@ -113,7 +146,8 @@ def query_plan(region_ids, instance_ids=None, session_ids=None, page_size=100):
             for session_id in (session_ids or [None])]
 
 
-def page_fetcher(client_for, policy, counter, deadline=None):
+def page_fetcher(client_for: Callable[[str], Any], policy: RetryPolicy, counter: CallCounter,
+                 deadline: Optional[Deadline] = None) -> FetchPage:
     """A ``fetch_page(key, token)`` that calls the service with retries (within ``deadline``) and unwraps the page."""
     def fetch_page(key, token):
         query = {'RegionId': key.region_id, 'MaxResults': key.page_size, 'InstanceId': key.instance_id,
@@ -131,7 +165,7 @@ def page_fetcher(client_for, policy, counter, deadline=None):
     return fetch_page
 
 
-def malformed(detail, body=None):
+def malformed(detail: str, body: Any = None) -> AlicloudError:
     """The error for an answer that is JSON but not the shape of a DescribeTerminalSessions page."""
     request_id = body.get('RequestId') if isinstance(body, dict) else None
     return AlicloudError('The service answered with a page this module cannot read: %s' % excerpt(detail),
@@ -148,30 +182,32 @@ def _as_text(record, name, what):
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         record[name] = str(value)
     elif not isinstance(value, str):
-        raise TypeError('%s of %s is a %s, not a string' % (name, what, type(value).__name__))
+        raise TypeError(f'{name} of {what} is a {type(value).__name__}, not a string')
 
 
-def checked_session(raw, region_id, queried_instance_id=None):
+def checked_session(raw: Any, region_id: str, queried_instance_id: Optional[str] = None) -> Dict[str, Any]:
     """:func:`normalize_session` for a record straight from the service; TypeError when it cannot be one."""
     session = normalize_session(raw, region_id, queried_instance_id)
     if not isinstance(session.get('session_id'), str) or not session['session_id']:
         raise TypeError('a session record without a SessionId')
     for name in _TEXT_FIELDS:
-        if session.get(name, '').__class__ is not str:  # plain text, the usual case, needs no further look
-            _as_text(session, name, 'session %s' % session['session_id'])
+        if not isinstance(session.get(name, ''), str):  # plain text, the usual case, needs no further look
+            _as_text(session, name, f"session {session['session_id']}")
     for instance_id in session['instance_ids']:
         if not isinstance(instance_id, str):
-            raise TypeError('an instance ID of session %s is not a string' % session['session_id'])
+            raise TypeError(f"an instance ID of session {session['session_id']} is not a string")
     for connection in session['connections']:
         if not isinstance(connection, dict):
-            raise TypeError('a connection of session %s is not a dictionary' % session['session_id'])
+            raise TypeError(f"a connection of session {session['session_id']} is not a dictionary")
         for name in _CONNECTION_TEXT_FIELDS:
-            if connection.get(name, '').__class__ is not str:
-                _as_text(connection, name, 'a connection of session %s' % session['session_id'])
+            if not isinstance(connection.get(name, ''), str):
+                _as_text(connection, name, f"a connection of session {session['session_id']}")
     return session
 
 
-def run_listing(key, fetch_page, criteria=None, max_items=None, start=None, deadline=None, max_pages=None):
+def run_listing(key: ListingKey, fetch_page: FetchPage, criteria: Any = None, max_items: Optional[int] = None,
+                start: Optional[ResumePoint] = None, deadline: Optional[Deadline] = None,
+                max_pages: Optional[int] = None) -> Listing:
     """Walk one query; records come back normalised, filtered and unique within the query."""
     seen = set()
 
@@ -201,8 +237,10 @@ class _NoCalls:
         pass
 
 
-def run_plan(plan, fetch_page, criteria=None, max_items=None, start=None, concurrency=8, keep_going=False,
-             deadline=None, max_pages=None, in_flight=None):
+def run_plan(plan: Sequence[ListingKey], fetch_page: FetchPage, criteria: Any = None, max_items: Optional[int] = None,
+             start: Optional[ResumePoint] = None, concurrency: int = 8, keep_going: bool = False,
+             deadline: Optional[Deadline] = None, max_pages: Optional[int] = None,
+             in_flight: Any = None) -> Tuple[List[Listing], List[ListingFailure]]:
     """Run every query of ``plan``, at most ``concurrency`` at once, all within ``deadline``.
 
     Returns the listings in plan order and the failures. By default the first failure stops the
@@ -265,7 +303,7 @@ def _finish(pool, futures, deadline, in_flight, interrupted):
     pool.shutdown(wait=True)
 
 
-def merge_listings(listings):
+def merge_listings(listings: Iterable[Listing]) -> List[Dict[str, Any]]:
     """Every session once, newest first; a session seen by several queries keeps all its instance IDs.
 
     Records are not changed in place (they may be the caller's): a merged one is a new dict.
@@ -282,8 +320,9 @@ def merge_listings(listings):
     return newest_first(merged.values())
 
 
-def list_sessions(connection, plan, criteria=None, max_items=None, start=None, concurrency=8, keep_going=False,
-                  listing_timeout=DEFAULT_LISTING_TIMEOUT, max_pages=DEFAULT_MAX_PAGES):
+def list_sessions(connection: Any, plan: Sequence[ListingKey], criteria: Any = None, max_items: Optional[int] = None,
+                  start: Optional[ResumePoint] = None, concurrency: int = 8, keep_going: bool = False,
+                  listing_timeout: float = DEFAULT_LISTING_TIMEOUT, max_pages: int = DEFAULT_MAX_PAGES) -> ListingResult:
     """Run ``plan`` through ``connection`` (a :class:`Connection`) and merge the result.
 
     The one listing path of the collection: modules and controller-side plugins both call it.
@@ -301,6 +340,6 @@ def list_sessions(connection, plan, criteria=None, max_items=None, start=None, c
     except ListingFailure as failure:
         failure.api_calls = counter.count
         raise
-    failed = set(failure.key.region_id for failure in failures)
+    failed = {failure.key.region_id for failure in failures}
     complete = [listing for listing in listings if listing.key.region_id not in failed]
     return ListingResult(merge_listings(complete), complete, counter.count, failures)

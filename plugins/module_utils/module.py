@@ -1,7 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: alicloud.ecs contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The module wrapper: shared connection options, their validation, one failure path."""
+"""The module wrapper: shared options, their checks, the listing, one failure path.
+
+A module is its documentation plus a short ``main()``: build the argument spec from the shared
+pieces (``connection_argument_spec`` is always added; ``selection_argument_spec`` and
+``listing_argument_spec`` when the module lists sessions), then ``validate()``, ``require_sdk()``,
+``list_sessions()`` and ``exit_json``. Every failure goes through ``fail_json`` (secrets masked).
+Only public ansible-core APIs are used.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,45 +17,53 @@ __metaclass__ = type
 import traceback
 
 from collections.abc import Mapping
+from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.validation import check_type_dict
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.alicloud.ecs.plugins.module_utils import sdk
 from ansible_collections.alicloud.ecs.plugins.module_utils.connection import (
     PROXY_OPTIONS, Connection, OptionError, connection_argument_spec)
 from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import CredentialError
+from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError, filters_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.endpoints import proxy_credentials
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, describe, scrub
+from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
+    ListingFailure, ListingResult, list_sessions, listing_bounds, listing_problem)
 
 
 class _Module(AnsibleModule):
-    """AnsibleModule, except that an option with suboptions given something other than a dict is checked without them.
+    """AnsibleModule with the proxy passwords masked and NUL bytes logged visibly; public methods only.
 
-    ansible-core reports such a value without naming the option ("dictionary requested, could not parse JSON or
-    key=value") or fails with a traceback (an integer or a boolean); checked as a plain dict option, the value gets
-    the usual message that names the option.
+    The proxy options stay visible (their host matters), but not their password: it joins the no_log values before
+    anything is returned or logged, a failed argument check of ansible-core's included (``fail_json`` is what
+    AnsibleModule calls then).
     """
 
-    def _load_params(self):
-        super(_Module, self)._load_params()
-        # The proxy options stay visible (their host matters), but not their password: added to the no_log values
-        # before the arguments are even checked, so that no result (a failed check included) shows it.
+    def hide_proxy_passwords(self):
         for name in PROXY_OPTIONS:
             self.no_log_values.update(proxy_credentials(self.params.get(name)))
-        for name, spec in list(self.argument_spec.items()):
-            given = [self.params[alias] for alias in [name] + list(spec.get('aliases') or ()) if alias in self.params]
-            if spec.get('options') and spec.get('type') == 'dict' and any(not _dict_like(value) for value in given):
-                self.argument_spec[name] = dict((key, value) for key, value in spec.items() if key != 'options')
+
+    def fail_json(self, msg, **kwargs):  # pylint: disable=arguments-differ
+        self.hide_proxy_passwords()
+        super().fail_json(msg, **kwargs)
+
+    def exit_json(self, **kwargs):
+        self.hide_proxy_passwords()
+        super().exit_json(**kwargs)
 
     def log(self, msg, log_args=None):
-        """AnsibleModule.log, with NUL bytes written as ``\\x00``.
+        """AnsibleModule.log, with the proxy passwords masked and NUL bytes written as ``\\x00``.
 
         syslog and journald refuse a NUL byte: ansible-core then fails the module while logging its invocation
         ("embedded null character"), before the option checks that name the option (a NUL in ca_bundle) can run.
         """
-        log_args = dict((key, _without_nul(value)) for key, value in (log_args or {}).items())
-        super(_Module, self).log(_without_nul(msg), log_args)
+        self.hide_proxy_passwords()
+        log_args = {key: _without_nul(remove_values(value, self.no_log_values)) for key, value in (log_args or {}).items()}
+        super().log(_without_nul(remove_values(msg, self.no_log_values)), log_args)
 
 
 def _without_nul(value):
@@ -59,32 +74,78 @@ def _without_nul(value):
     return value
 
 
-def _dict_like(value):
-    if value is None or isinstance(value, Mapping):
-        return True
-    try:
-        return isinstance(value, str) and isinstance(check_type_dict(value), Mapping)
-    except TypeError:
-        return False
+def split_suboptions(spec: Dict[str, dict]):
+    """``spec`` with every dict option's sub-options taken out, and those options with their sub-options.
+
+    ansible-core checks the sub-options of a value that is not a dict anyway: it reports it without naming the option
+    or fails with a traceback (an integer, a boolean). Declared as plain dicts, such values get the usual message
+    that names the option; :meth:`AlicloudModule.check_suboptions` then checks the sub-options of real dicts.
+    """
+    nested = {name: option for name, option in spec.items() if option.get('type') == 'dict' and option.get('options')}
+    plain = {name: ({key: value for key, value in option.items() if key != 'options'} if name in nested else option)
+             for name, option in spec.items()}
+    return plain, nested
+
+
+def suboption_secrets(spec: Dict[str, dict], params: Any) -> List[str]:
+    """The values of the no_log sub-options (at any depth) of validated ``params``."""
+    found = []
+    if not isinstance(params, Mapping):
+        return found
+    for name, option in spec.items():
+        value = params.get(name)
+        if value is None:
+            continue
+        if option.get('no_log'):
+            found.extend(str(item) for item in (value if isinstance(value, (list, tuple)) else [value]))
+        if option.get('options'):
+            for item in value if isinstance(value, list) else [value]:
+                found.extend(suboption_secrets(option['options'], item))
+    return found
+
+
+def selection_argument_spec() -> Dict[str, dict]:
+    """``instance_id`` and ``session_id`` (checked by :meth:`AlicloudModule.ids`) and ``filters``: which sessions a task is about."""
+    return dict(
+        instance_id=dict(type='list', elements='str', aliases=['instance_ids']),
+        session_id=dict(type='list', elements='str', aliases=['session_ids']),
+        filters=filters_argument_spec(),
+    )
+
+
+def unique_ids(values: Optional[List[str]]) -> List[str]:
+    """``values`` stripped, each once, in the order given."""
+    return list(dict.fromkeys(value.strip() for value in values or ()))
 
 
 class AlicloudModule:
-    """An AnsibleModule with the connection options, their checks and one failure path.
+    """An AnsibleModule with the connection options, the listing, their checks and one failure path."""
 
-    Module code builds its own argument spec, then: ``validate_connection()``, ``require_sdk()``,
-    ``connection.client_for`` a region with ``connection.retry_policy()``, and
-    ``fail_json_alicloud`` for any failure.
-    """
-
-    def __init__(self, argument_spec=None, **kwargs):
+    def __init__(self, argument_spec: Optional[Dict[str, dict]] = None, **kwargs):
         spec = connection_argument_spec()
         spec.update(argument_spec or {})
-        self.module = _Module(argument_spec=spec, **kwargs)
-        for name in PROXY_OPTIONS:
-            self.module.no_log_values.update(proxy_credentials(self.module.params.get(name)))
+        plain, self.suboptions = split_suboptions(spec)
+        self.module = _Module(argument_spec=plain, **kwargs)
+        self.module.hide_proxy_passwords()
         self.params = self.module.params
         self.check_mode = self.module.check_mode
         self.connection = None
+        self.check_suboptions()
+
+    def check_suboptions(self):
+        """Check the sub-options of every dict option that has them, as ansible-core would, with its messages."""
+        for name, option in self.suboptions.items():
+            if self.params.get(name) is None:
+                continue
+            spec = {name: option}
+            validated = ArgumentSpecValidator(spec).validate({name: self.params[name]})
+            self.module.no_log_values.update(suboption_secrets(spec, validated.validated_parameters))
+            self.params[name] = validated.validated_parameters[name]
+            if validated.error_messages:
+                message = validated.error_messages[0]
+                if isinstance(validated.errors[0], UnsupportedError):
+                    message = f'Unsupported parameters for this module: {message}'
+                self.fail_json(msg=message)
 
     def fail_json(self, **kwargs):
         if isinstance(kwargs.get('msg'), str):
@@ -94,15 +155,15 @@ class AlicloudModule:
     def exit_json(self, **kwargs):
         self.module.exit_json(**kwargs)
 
-    def warn(self, message):
+    def warn(self, message: str):
         self.module.warn(self.scrub(message))
 
-    def scrub(self, text):
+    def scrub(self, text: str) -> str:
         """``text`` with every secret of the connection options (and every one met since) masked, in any encoding."""
         return scrub(text, self.connection.secrets() if self.connection else [])
 
     @property
-    def region_ids(self):
+    def region_ids(self) -> List[str]:
         return self.connection.region_ids
 
     def validate_connection(self):
@@ -114,6 +175,26 @@ class AlicloudModule:
         for warning in self.connection.warnings():
             self.warn(warning)
 
+    def validate(self, **result):
+        """:meth:`validate_connection`, then the listing options (``concurrency``, ``max_results``, bounds)."""
+        self.validate_connection()
+        problem = listing_problem(self.params)
+        if problem:
+            self.fail_json(msg=problem, **result)
+
+    def ids(self, name: str, blank: str) -> List[str]:
+        """The IDs of option ``name``, each once; fails with ``blank`` (formatted with ``name``) on an empty one."""
+        if any(not value.strip() for value in self.params[name] or ()):
+            self.fail_json(msg=blank.format(name=name))
+        return unique_ids(self.params[name])
+
+    def criteria(self) -> Criteria:
+        """The compiled ``filters``; fails naming the criterion that cannot be used."""
+        try:
+            return Criteria(self.params['filters'])
+        except CriteriaError as error:
+            self.fail_json(msg=str(error))
+
     def require_sdk(self):
         if not sdk.HAS_ALIBABA_SDK:
             self.fail_json(msg=missing_required_lib(sdk.SDK_REQUIREMENT))
@@ -121,18 +202,31 @@ class AlicloudModule:
         # The SDK's loggers print to this process's stderr otherwise, which Ansible shows when a module fails badly.
         sdk.capture_sdk_logs()
 
-    def describe_failure(self, error, action=None):
+    def list_sessions(self, plan, criteria=None, action: str = 'Failed to list terminal sessions', result=None,
+                      **options) -> ListingResult:
+        """The listing of ``plan`` with the module's listing options; a failure fails the task with ``result``.
+
+        ``options`` go to :func:`listing.list_sessions` (``max_items``, ``start``, ``keep_going``).
+        """
+        try:
+            return list_sessions(self.connection, plan, criteria, concurrency=self.params['concurrency'],
+                                 **listing_bounds(self.params), **options)
+        except ListingFailure as failure:
+            self.fail_json_alicloud(failure.error, f'{action} ({failure.key.label()})', api_calls=failure.api_calls,
+                                    region_id=failure.key.region_id, **(result or {}))
+
+    def describe_failure(self, error: BaseException, action: Optional[str] = None) -> Dict[str, Any]:
         """``msg`` plus the API error code, HTTP status and request ID of ``error``, with no secret."""
         if isinstance(error, AlicloudError):
             report = error.details()
             message = describe(error, action)
         else:
             report = {}
-            message = '%s: %s: %s' % (action or 'Unexpected failure', type(error).__name__, error)
+            message = f'{action or "Unexpected failure"}: {type(error).__name__}: {error}'
         report['msg'] = self.scrub(message)
         return report
 
-    def fail_json_alicloud(self, error, action=None, **result):
+    def fail_json_alicloud(self, error: BaseException, action: Optional[str] = None, **result):
         """Fail with one clear message, the API error code, HTTP status and request ID, and a scrubbed traceback."""
         result.update(self.describe_failure(error, action))
         result['exception'] = self.scrub(''.join(traceback.format_exception(type(error), error, error.__traceback__)))

@@ -20,8 +20,10 @@ __metaclass__ = type
 import base64
 import json
 
+from typing import Any, Callable, Dict, Optional, Tuple
+
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, TokenLoopError
-from ansible_collections.alicloud.ecs.plugins.module_utils.retries import ListingTimeout
+from ansible_collections.alicloud.ecs.plugins.module_utils.retries import Deadline, ListingTimeout
 
 RESUME_TOKEN_PREFIX = 'alicloud-ecs-1.'
 # Pages one query may read: 100,000 records at 100 a page, far above the 1,000 records the service keeps.
@@ -32,7 +34,7 @@ class PageLimitError(AlicloudError):
     """A query still had a NextToken after ``max_pages`` pages."""
 
 
-def page_limit_error(key, max_pages, request_id=None):
+def page_limit_error(key: 'ListingKey', max_pages: int, request_id: Optional[str] = None) -> PageLimitError:
     return PageLimitError(
         'The listing for %s read max_pages (%d pages of up to %d records) and the service still returned a '
         'NextToken: stopping; the listing is incomplete, so no records are returned. Raise max_pages only if the '
@@ -51,12 +53,12 @@ class ListingKey:
         self.session_id = session_id
         self.page_size = page_size
 
-    def label(self):
-        parts = ['region %s' % self.region_id]
+    def label(self) -> str:
+        parts = [f'region {self.region_id}']
         if self.instance_id:
-            parts.append('instance %s' % self.instance_id)
+            parts.append(f'instance {self.instance_id}')
         if self.session_id:
-            parts.append('session %s' % self.session_id)
+            parts.append(f'session {self.session_id}')
         return ', '.join(parts)
 
 
@@ -81,7 +83,7 @@ class Listing:
         self.resume = None
 
 
-def encode_resume_token(key, point):
+def encode_resume_token(key: ListingKey, point: ResumePoint) -> str:
     payload = {
         'r': key.region_id,
         'i': key.instance_id or '',
@@ -94,7 +96,7 @@ def encode_resume_token(key, point):
     return RESUME_TOKEN_PREFIX + base64.urlsafe_b64encode(raw).decode('ascii').rstrip('=')
 
 
-def decode_resume_token(token, key):
+def decode_resume_token(token: str, key: ListingKey) -> Tuple[ResumePoint, int]:
     """The :class:`ResumePoint` and page size in ``token``; ValueError when it does not fit ``key``."""
     if not token.startswith(RESUME_TOKEN_PREFIX):
         raise ValueError('it was not returned by this module (pass back the next_token of an earlier run unchanged)')
@@ -116,7 +118,9 @@ def decode_resume_token(token, key):
     return point, page_size
 
 
-def paginate(key, fetch_page, accept, max_items=None, start=None, deadline=None, max_pages=None):
+def paginate(key: ListingKey, fetch_page: Callable[[ListingKey, Optional[str]], Dict[str, Any]],
+             accept: Callable[[Any], Optional[Dict[str, Any]]], max_items: Optional[int] = None,
+             start: Optional[ResumePoint] = None, deadline: Optional[Deadline] = None, max_pages: Optional[int] = None) -> Listing:
     """Walk one listing page by page.
 
     ``fetch_page(key, service_token)`` returns a dict with ``records`` (raw records),
@@ -131,7 +135,7 @@ def paginate(key, fetch_page, accept, max_items=None, start=None, deadline=None,
     listing = Listing(key)
     point = start or ResumePoint()
     token, skip = point.service_token, point.skip
-    seen_tokens = set([token]) if token else set()
+    seen_tokens = {token} if token else set()
     while True:
         if deadline is not None and deadline.expired():
             raise deadline.exceeded().locate(key.label(), listing.pages)

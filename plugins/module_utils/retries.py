@@ -16,19 +16,14 @@ __metaclass__ = type
 import random
 import time
 
+from typing import Callable, Optional, TypeVar
+
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError
 
-# Error codes that mean "try again later" on every Alibaba Cloud POP API.
-RETRYABLE_CODES = frozenset((
-    'Throttling',
-    'Throttling.User',
-    'Throttling.Api',
-    'Throttling.Resource',
-    'ServiceUnavailable',
-    'InternalError',
-    'UnknownError',
-    'SignatureNonceUsed',
-))
+# Whether a failure is worth retrying is decided where the error is made (errors.RETRYABLE_CODES, read by sdk.py):
+# here only AlicloudError.retryable counts.
+
+T = TypeVar('T')
 
 DEFAULT_RETRIES = 10
 DEFAULT_BASE_DELAY = 1.0
@@ -37,10 +32,6 @@ DEFAULT_MAX_DELAY = 20.0
 MAX_RETRY_AFTER = 60.0
 # Seconds a whole listing (every query of a task or plugin call) may take: the listing_timeout option.
 DEFAULT_LISTING_TIMEOUT = 1800.0
-
-
-def is_retryable_status(http_status):
-    return http_status == 429 or (http_status is not None and 500 <= http_status < 600)
 
 
 class RetryPolicy:
@@ -60,7 +51,7 @@ class RetryPolicy:
         self.sleep = sleep
         self.rng = rng or random.Random()
 
-    def delay(self, retry_number, retry_after=None):
+    def delay(self, retry_number: int, retry_after: Optional[float] = None) -> float:
         """Seconds to wait before retry number ``retry_number`` (1-based)."""
         ceiling = min(self.max_delay, self.base_delay * (2 ** (retry_number - 1)))
         wait = ceiling * self.rng.uniform(0.5, 1.0)
@@ -68,7 +59,8 @@ class RetryPolicy:
             wait = max(wait, min(retry_after, MAX_RETRY_AFTER))
         return wait
 
-    def call(self, operation, on_attempt=None, deadline=None):
+    def call(self, operation: Callable[[], T], on_attempt: Optional[Callable[[], None]] = None,
+             deadline: Optional['Deadline'] = None) -> T:
         """Run ``operation()`` until it succeeds, fails for good, or retries run out.
 
         ``on_attempt`` is called before every attempt, so callers can count API calls.
@@ -114,9 +106,9 @@ class ListingTimeout(AlicloudError):
         self.waiting = waiting
         self.query = None
         self.pages = None
-        super(ListingTimeout, self).__init__(self._text(), code='ListingTimeout')
+        super().__init__(self._text(), code='ListingTimeout')
 
-    def locate(self, query, pages):
+    def locate(self, query: str, pages: int) -> 'ListingTimeout':
         """Name the query (its label) and the pages it had read; returns the error."""
         self.query, self.pages = query, pages
         self.message = self._text()
@@ -149,17 +141,17 @@ class Deadline:
         self.clock = clock
         self._ends = clock() + seconds
 
-    def remaining(self):
+    def remaining(self) -> float:
         """Seconds left; zero or less once the deadline has passed."""
         return self._ends - self.clock()
 
-    def expired(self):
+    def expired(self) -> bool:
         return self.remaining() <= 0
 
-    def stop(self):
+    def stop(self) -> None:
         """End the deadline now (the listing was interrupted): no page or retry starts any more."""
         self._ends = self.clock()
 
-    def exceeded(self, cause=None, waiting=None):
+    def exceeded(self, cause: Optional[AlicloudError] = None, waiting: Optional[float] = None) -> ListingTimeout:
         """The :class:`ListingTimeout` to raise."""
         return ListingTimeout(self.seconds, cause, waiting)

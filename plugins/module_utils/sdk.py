@@ -22,10 +22,13 @@ import socket
 import threading
 
 from importlib.util import find_spec
+from typing import Any, Dict, List, MutableMapping, Optional
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, excerpt, remember_secrets, scrub
-from ansible_collections.alicloud.ecs.plugins.module_utils.retries import RETRYABLE_CODES, is_retryable_status
+from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import CredentialSource
+from ansible_collections.alicloud.ecs.plugins.module_utils.errors import (
+    RETRYABLE_CODES, AlicloudError, excerpt, is_retryable_status, remember_secrets, scrub,
+)
 
 try:
     HAS_ALIBABA_SDK = find_spec('alibabacloud_tea_openapi') is not None
@@ -72,7 +75,7 @@ class _CapturingHandler(logging.Handler):
     """Keeps the scrubbed text of each record in a bounded buffer; prints nothing, anywhere."""
 
     def __init__(self):
-        super(_CapturingHandler, self).__init__(logging.DEBUG)
+        super().__init__(logging.DEBUG)
         self.texts = collections.deque(maxlen=MAX_CAPTURED_LOGS)
 
     def emit(self, record):
@@ -117,7 +120,7 @@ class _LogCapture:
 _LOG_CAPTURE = _LogCapture()
 
 
-def capture_sdk_logs():
+def capture_sdk_logs() -> None:
     """Send the SDK's log records to a buffer instead of stderr, from now on (idempotent).
 
     Imports the SDK if needed (its modules add their stderr handlers when imported). Call before any SDK call, in
@@ -128,12 +131,12 @@ def capture_sdk_logs():
     _LOG_CAPTURE.install()
 
 
-def drain_sdk_logs():
+def drain_sdk_logs() -> List[str]:
     """The SDK log texts captured since the last drain, oldest first, every known secret masked; clears them."""
     return _LOG_CAPTURE.drain()
 
 
-def neutralise_sdk_debug(environ=None):
+def neutralise_sdk_debug(environ: Optional[MutableMapping[str, str]] = None) -> None:
     """Stop ``DEBUG=sdk`` from making the SDK print every request header, signatures and tokens included.
 
     Only for a module's own short-lived process; plugins on the controller must not change its environment.
@@ -143,7 +146,7 @@ def neutralise_sdk_debug(environ=None):
         del environ['DEBUG']
 
 
-def build_credential(source):
+def build_credential(source: CredentialSource) -> Any:
     """An SDK credential client for a :class:`CredentialSource`, or None when static keys go into Config.
 
     The credentials it obtains (the temporary ones of an assumed role or an instance role) are remembered as
@@ -202,7 +205,7 @@ def _remembering_provider(provider):
     return _RememberingProvider(provider)
 
 
-def remember_credentials(credentials):
+def remember_credentials(credentials: Any) -> Any:
     """Remember the secret parts of SDK ``credentials`` (key secret, STS token) for scrubbing; returns them."""
     if credentials is not None:
         remember_secrets([credentials.get_access_key_secret(), credentials.get_security_token()])
@@ -217,7 +220,7 @@ class RpcClient:
     ``read_timeout`` (seconds), ``pool_size``.
     """
 
-    def __init__(self, settings, source, credential=None):
+    def __init__(self, settings: Dict[str, Any], source: CredentialSource, credential: Any = None) -> None:
         sdk = _sdk()
         models = sdk['models']
         config = models.Config(
@@ -244,12 +247,14 @@ class RpcClient:
         self._runtime = sdk['RuntimeOptions'](ignore_ssl=not settings.get('validate_certs', True))
         self._protocol = settings['protocol'].upper()
         # The SDK builds its HTTP session for an endpoint on the first call (an SSL context loading the system and the
-        # certifi CA bundles: about 0.1 s of CPU), in a cache without a lock: threads that all make their first call at
-        # once would each build one. So a client's first call is made alone; the calls waiting for it then run together.
+        # certifi CA bundles: about 0.1 s of CPU), in a cache without a lock (darabonba-core 1.0.9's
+        # DaraCore._get_session, under alibabacloud-tea-openapi 0.4.6): threads that all make their first call at once
+        # would each build one. So a client's first call is made alone; the calls waiting for it then run together.
+        # test_sdk_contract.py fails when an upgrade locks that cache, and this lock can go.
         self._first_call = threading.Lock()
         self._warm = False
 
-    def call(self, action, query):
+    def call(self, action: str, query: Dict[str, Any]) -> Dict[str, Any]:
         """One attempt at ``action`` with ``query`` (values are sent as strings); the decoded JSON body."""
         check_transport()
         if not self._warm:
@@ -265,7 +270,7 @@ class RpcClient:
         sdk = _sdk()
         params = sdk['models'].Params(action=action, version=ECS_API_VERSION, protocol=self._protocol, method='POST',
                                       auth_type='AK', style='RPC', pathname='/', req_body_type='json', body_type='json')
-        request = sdk['models'].OpenApiRequest(query=dict((k, str(v)) for k, v in query.items() if v is not None))
+        request = sdk['models'].OpenApiRequest(query={k: str(v) for k, v in query.items() if v is not None})
         try:
             response = self._client.call_api(params, request, self._runtime)
         except Exception as error:  # pylint: disable=broad-except
@@ -289,9 +294,12 @@ def _milliseconds(seconds):
 def _last_response(error):
     """The HTTP response the SDK had when ``error`` was raised.
 
-    tea-openapi drops the response when a body is not JSON (an HTML 502 page), keeping only
-    the decoding error; its request loop still holds the response in a local variable,
-    which the traceback keeps alive.
+    Written against alibabacloud-tea-openapi 0.4.6 on darabonba-core 1.0.9: when a body is not JSON (an HTML 502
+    page), ``Client.do_rpcrequest`` catches the decoding error and raises ``UnretryableException(_context)``, whose
+    constructor keeps the request and the decoding error but not ``_context.http_response``; the request loop still
+    holds the response in its local ``_last_response``, which the traceback keeps alive. No public attribute carries
+    the status code there: tests/unit/plugins/module_utils/test_sdk_contract.py fails when an upgrade keeps the
+    response on the exception (then read it from there) or renames the local.
     """
     trace = getattr(error, '__traceback__', None)
     found = None
@@ -303,7 +311,7 @@ def _last_response(error):
     return found
 
 
-def translate_exception(error, endpoint):
+def translate_exception(error: BaseException, endpoint: str) -> AlicloudError:
     """An :class:`AlicloudError` for anything the SDK raised."""
     sdk = _sdk()
     if isinstance(error, sdk['exceptions'].AlibabaCloudException):
@@ -468,7 +476,7 @@ class RedirectRefused(AlicloudError):
     """The endpoint answered with a redirect, which Alibaba Cloud APIs never do: refused, nothing sent again."""
 
 
-def redirect_error(status, location, request_url=None):
+def redirect_error(status: int, location: Optional[str], request_url: Optional[str] = None) -> 'RedirectRefused':
     """The error for an HTTP ``status`` 3xx answer with ``location`` (shown without its query, fragment or userinfo)."""
     shown = _location_without_query(location, request_url)
     return RedirectRefused(
@@ -529,7 +537,7 @@ class InFlight:
         finally:
             _TRACKING.in_flight = previous
 
-    def add(self, connection):
+    def add(self, connection: Any) -> None:
         with self._lock:
             if not self.aborted:
                 if not any(known is connection for known in self._connections):
@@ -538,7 +546,7 @@ class InFlight:
         _shut_down(connection)
         raise ConnectionAbortedError('the listing was cut off (listing_timeout)')
 
-    def abort(self):
+    def abort(self) -> None:
         """Shut down the socket of every connection used so far, and of any used from now on."""
         with self._lock:
             self.aborted = True
@@ -600,12 +608,12 @@ def _use_tracked_pools(manager):
         return
     if all(getattr(pool, _GUARD_MARK, False) for pool in classes.values()):
         return
-    manager.pool_classes_by_scheme = dict((scheme, pool if getattr(pool, _GUARD_MARK, False) else _tracked_pool_class(pool))
-                                          for scheme, pool in classes.items())
+    manager.pool_classes_by_scheme = {scheme: pool if getattr(pool, _GUARD_MARK, False) else _tracked_pool_class(pool)
+                                      for scheme, pool in classes.items()}
     manager.clear()  # pools built before (none, normally) would hand out untracked connections
 
 
-def guard_session(session):
+def guard_session(session: Any) -> Any:
     """Make a requests.Session of the SDK refuse redirects and track its connections (idempotent); returns it."""
     if getattr(session, _GUARD_MARK, False):
         return session
@@ -632,7 +640,7 @@ def _tracking_proxy_managers(proxy_manager_for):
 _TRANSPORT_PROBLEMS = []
 
 
-def guard_transport():
+def guard_transport() -> None:
     """Wrap the session factory of each SDK core (see :data:`SESSION_FACTORIES`) once per process.
 
     When a core is installed but its factory moved, every call fails (:func:`check_transport`): requests could
@@ -655,7 +663,7 @@ def guard_transport():
             setattr(core, '_get_session', staticmethod(_guarded_factory(function)))
 
 
-def check_transport():
+def check_transport() -> None:
     """Raise the error for an SDK whose transport could not be guarded; nothing when it was."""
     if _TRANSPORT_PROBLEMS:
         raise AlicloudError('This version of the Alibaba Cloud SDK is not supported (%s): redirects could not be refused '

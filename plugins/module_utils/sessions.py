@@ -15,35 +15,20 @@ import re
 
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import Any, Dict, Iterable, List, Optional
 
 ACTIVE_STATUSES = frozenset(('Connecting', 'Connected'))
 
-# Field names whose snake_case form a generic conversion would get wrong, or that we rename.
-_SESSION_FIELDS = {
-    'SessionId': 'session_id',
-    'CreationTime': 'creation_time',
-    'Username': 'username',
-    'ClientIP': 'client_ip',
-    'PrincipalId': 'principal_id',
-    'IdentityType': 'identity_type',
-    'TargetServer': 'target_server',
-    'PortNumber': 'port_number',
-    'RegionId': 'region_id',
-}
-_CONNECTION_FIELDS = {
-    'InstanceId': 'instance_id',
-    'Status': 'status',
-    'StartTime': 'start_time',
-    'EndTime': 'end_time',
-    'ClosedReason': 'closed_reason',
-    'FailedDetail': 'failed_detail',
-}
 _CAMEL_BOUNDARY = re.compile(r'((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))')
 
 
 @lru_cache(maxsize=4096)
-def snake_case(name):
-    """``FailedDetail`` -> ``failed_detail``, ``ClientIP`` -> ``client_ip``; snake names pass unchanged."""
+def snake_case(name: str) -> str:
+    """``FailedDetail`` -> ``failed_detail``, ``ClientIP`` -> ``client_ip``; snake names pass unchanged.
+
+    Every field DescribeTerminalSessions documents converts right this way (SessionId, ClientIP, PortNumber...):
+    tests/unit/plugins/module_utils/test_sessions.py checks the names the collection returns.
+    """
     return _CAMEL_BOUNDARY.sub(r'_\1', name).lower()
 
 
@@ -51,11 +36,11 @@ def _is_empty(value):
     return value is None or value == '' or value == [] or value == {}
 
 
-def unwrap_list(value, inner_key):
+def unwrap_list(value: Any, inner_key: str) -> List[Any]:
     """A list given bare or wrapped XML-style (``{"Session": [...]}``); None becomes []."""
     if value is None:
         return []
-    if value.__class__ is list:  # the common case, without the slower ABC checks below
+    if isinstance(value, list):  # the common case, without the slower ABC checks below
         return list(value)
     if isinstance(value, Mapping):
         value = value.get(inner_key, [])
@@ -64,7 +49,7 @@ def unwrap_list(value, inner_key):
         if isinstance(value, Mapping):
             return [value]
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise TypeError('expected a list of %s records' % inner_key.lower())
+        raise TypeError(f'expected a list of {inner_key.lower()} records')
     return list(value)
 
 
@@ -73,7 +58,7 @@ _PLAIN_TYPES = (str, list, dict)
 _NESTED_KEYS = frozenset(('Connections', 'connections', 'instance_ids'))
 
 
-def _shape(raw, known_fields, skip=()):
+def _shape(raw, skip=()):
     """``raw`` with snake_case keys, without the keys in ``skip`` and the values in :data:`_EMPTY_VALUES`.
 
     One loop and one new dict per record: this runs for every record of every page.
@@ -82,14 +67,14 @@ def _shape(raw, known_fields, skip=()):
     for key, value in raw.items():
         if key in skip:
             continue
-        if value.__class__ in _PLAIN_TYPES:
+        if isinstance(value, _PLAIN_TYPES):
             if not value:
                 continue
         elif value in _EMPTY_VALUES:
             continue
-        if key.__class__ is not str and not isinstance(key, str):
-            raise TypeError('a record has the key %r, a %s; keys are field names (strings)' % (key, type(key).__name__))
-        shaped[known_fields.get(key) or snake_case(key)] = value
+        if not isinstance(key, str):
+            raise TypeError(f'a record has the key {key!r}, a {type(key).__name__}; keys are field names (strings)')
+        shaped[snake_case(key)] = value
     return shaped
 
 
@@ -99,13 +84,17 @@ def _is_normalised(raw):
         and isinstance(raw.get('instance_ids'), list)
 
 
-def normalize_connection(raw):
-    if raw.__class__ is not dict and not isinstance(raw, Mapping):
+def normalize_connection(raw: Mapping) -> Dict[str, Any]:
+    """One connection of a session, with snake_case keys and without the fields the service left empty."""
+    # isinstance(raw, dict) first: a dict skips the Mapping ABC check, 22 ns instead of 125 ns, 2.5 % of the 4 us a
+    # record takes (tests/bench/bench_type_checks.py); `__class__ is` shortcuts saved 5 ns at most and are gone.
+    if not isinstance(raw, dict) and not isinstance(raw, Mapping):
         raise TypeError('expected each connection to be a dictionary')
-    return _shape(raw, _CONNECTION_FIELDS)
+    return _shape(raw)
 
 
-def normalize_session(raw, region_id=None, queried_instance_id=None):
+def normalize_session(raw: Mapping, region_id: Optional[str] = None,
+                      queried_instance_id: Optional[str] = None) -> Dict[str, Any]:
     """One session as the collection returns it.
 
     Keys are snake_case; fields the service left empty are left out, except
@@ -115,18 +104,18 @@ def normalize_session(raw, region_id=None, queried_instance_id=None):
     service adds later pass through. Already-normalised records pass through unchanged in
     meaning, so data may be fed back in.
     """
-    if raw.__class__ is not dict and not isinstance(raw, Mapping):
+    if not isinstance(raw, dict) and not isinstance(raw, Mapping):  # the dict shortcut: see normalize_connection
         raise TypeError('expected each session to be a dictionary')
     if 'SessionId' not in raw and _is_normalised(raw) and not queried_instance_id and (not region_id or raw['region_id'] == region_id):
         return raw
     connections_raw = raw.get('Connections', raw.get('connections'))
-    session = _shape(raw, _SESSION_FIELDS, _NESTED_KEYS)
+    session = _shape(raw, _NESTED_KEYS)
     connections = [normalize_connection(item) for item in unwrap_list(connections_raw, 'Connection')]
     session['connections'] = connections
     instance_ids = set()
     for instance_id in raw.get('instance_ids') or ():
         if not isinstance(instance_id, str):
-            raise TypeError('instance_ids of session %s holds %s, not only strings' % (_named(raw), _kind(instance_id)))
+            raise TypeError(f'instance_ids of session {_named(raw)} holds {_kind(instance_id)}, not only strings')
         instance_ids.add(instance_id)
     for conn in connections:
         if conn.get('instance_id'):
@@ -157,19 +146,19 @@ def _kind(value):
         return 'a dict'
     if isinstance(value, (list, tuple, set, frozenset)):
         return 'a list'
-    return 'a %s' % type(value).__name__.lower()
+    return f'a {type(value).__name__.lower()}'
 
 
 def _text_or_none(value, name, what):
     """``value`` as text (numbers become text), None or absent as it is; TypeError naming the field otherwise."""
-    if value is None or value.__class__ is str or isinstance(value, str):
+    if value is None or isinstance(value, str):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
-    raise TypeError('%s of %s is %s, not a string' % (name, what, _kind(value)))
+    raise TypeError(f'{name} of {what} is {_kind(value)}, not a string')
 
 
-def with_text_fields(session):
+def with_text_fields(session: Dict[str, Any]) -> Dict[str, Any]:
     """``session`` (normalised) with every field documented as a string checked: text, or None.
 
     Numbers become text (a copy is made; the record given is not changed). A list, dict or boolean where a
@@ -180,7 +169,7 @@ def with_text_fields(session):
     if session_id is not None and not isinstance(session_id, str):
         what = 'a session'
     else:
-        what = 'session %s' % session_id if session_id else 'a session without a session_id'
+        what = f'session {session_id}' if session_id else 'a session without a session_id'
     fixed = {}
     for name in TEXT_FIELDS:
         if name in session:
@@ -190,15 +179,15 @@ def with_text_fields(session):
     instance_ids = session.get('instance_ids') or ()
     for instance_id in instance_ids:
         if not isinstance(instance_id, str):
-            raise TypeError('instance_ids of %s holds %s, not only strings' % (what, _kind(instance_id)))
+            raise TypeError(f'instance_ids of {what} holds {_kind(instance_id)}, not only strings')
     connections = []
     for connection in session.get('connections') or ():
         if not isinstance(connection, Mapping):
-            raise TypeError('a connection of %s is %s, not a dict' % (what, _kind(connection)))
+            raise TypeError(f'a connection of {what} is {_kind(connection)}, not a dict')
         changed = {}
         for name in CONNECTION_TEXT_FIELDS:
             if name in connection:
-                value = _text_or_none(connection[name], name, 'a connection of %s' % what)
+                value = _text_or_none(connection[name], name, f'a connection of {what}')
                 if value is not connection[name]:
                     changed[name] = value
         connections.append(dict(connection, **changed) if changed else connection)
@@ -213,29 +202,31 @@ def _named(raw):
     return session_id if isinstance(session_id, str) and session_id else '(no session ID)'
 
 
-def newest_first(sessions):
+def newest_first(sessions: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """Sessions ordered newest first (ISO 8601 UTC times sort as text), ties by session ID."""
     ordered = sorted(sessions, key=lambda s: s.get('session_id') or '')
     ordered.sort(key=lambda s: s.get('creation_time') or '', reverse=True)
     return ordered
 
 
-def is_active(session):
+def is_active(session: Dict[str, Any]) -> bool:
     """A session is active while one of its connections is Connecting or Connected."""
     return any(conn.get('status') in ACTIVE_STATUSES for conn in session.get('connections', ()))
 
 
-def is_port_forwarding(session):
+def is_port_forwarding(session: Dict[str, Any]) -> bool:
+    """A session forwards a port when the service gave it a port number or a target server."""
     return not _is_empty(session.get('port_number')) or not _is_empty(session.get('target_server'))
 
 
-def session_ids_by_instance(sessions, instance_ids=None):
+def session_ids_by_instance(sessions: Iterable[Dict[str, Any]],
+                            instance_ids: Optional[Iterable[str]] = None) -> Dict[str, List[str]]:
     """Instance ID -> IDs of its sessions, in the order of ``sessions``.
 
     With ``instance_ids`` the keys are exactly those IDs, each present even when empty;
     otherwise every instance a session reached is a key.
     """
-    grouped = dict((instance_id, []) for instance_id in instance_ids or ())
+    grouped = {instance_id: [] for instance_id in instance_ids or ()}
     for session in sessions:
         for instance_id in session.get('instance_ids', ()):
             if instance_ids is None:
@@ -245,9 +236,10 @@ def session_ids_by_instance(sessions, instance_ids=None):
     return grouped
 
 
-def sessions_by_instance(sessions, instance_ids=None):
+def sessions_by_instance(sessions: Iterable[Dict[str, Any]],
+                         instance_ids: Optional[Iterable[str]] = None) -> Dict[str, List[Dict[str, Any]]]:
     """Like :func:`session_ids_by_instance`, with the full records."""
-    grouped = dict((instance_id, []) for instance_id in instance_ids or ())
+    grouped = {instance_id: [] for instance_id in instance_ids or ()}
     for session in sessions:
         for instance_id in session.get('instance_ids', ()):
             if instance_ids is None:
@@ -257,7 +249,8 @@ def sessions_by_instance(sessions, instance_ids=None):
     return grouped
 
 
-def empty_summary():
+def empty_summary() -> Dict[str, Any]:
+    """The summary of no session."""
     return {
         'session_count': 0,
         'active_session_count': 0,
@@ -274,7 +267,7 @@ def empty_summary():
     }
 
 
-def summarize(sessions, instance_id=None):
+def summarize(sessions: List[Dict[str, Any]], instance_id: Optional[str] = None) -> Dict[str, Any]:
     """Counts and facts over ``sessions`` (newest first) for compliance checks.
 
     With ``instance_id``, connection-level counts (active sessions, failed connections, closed
@@ -318,6 +311,8 @@ def summarize(sessions, instance_id=None):
     return summary
 
 
-def summary_by_instance(sessions, instance_ids=None):
+def summary_by_instance(sessions: Iterable[Dict[str, Any]],
+                        instance_ids: Optional[Iterable[str]] = None) -> Dict[str, Dict[str, Any]]:
+    """Instance ID -> :func:`summarize` of its sessions (keys as in :func:`sessions_by_instance`)."""
     grouped = sessions_by_instance(sessions, instance_ids)
-    return dict((instance_id, summarize(items, instance_id)) for instance_id, items in grouped.items())
+    return {instance_id: summarize(items, instance_id) for instance_id, items in grouped.items()}

@@ -193,92 +193,61 @@ api_calls:
   sample: 3
 '''
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError, filters_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.ending import choose, end_sessions, split_by_criteria, unlisted
-from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
-    CallCounter, ListingFailure, list_sessions, listing_bounds, listing_bounds_argument_spec, listing_bounds_problem, query_plan)
-from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule
+from ansible_collections.alicloud.ecs.plugins.module_utils.listing import CallCounter, listing_argument_spec, query_plan
+from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule, selection_argument_spec
+
+BLANK_ID = '{name}: an empty ID selects nothing; give real IDs'
 
 
 def argument_spec():
     return dict(
         state=dict(type='str', default='absent', choices=['absent']),
-        session_id=dict(type='list', elements='str', aliases=['session_ids']),
-        instance_id=dict(type='list', elements='str', aliases=['instance_ids']),
-        filters=filters_argument_spec(),
-        concurrency=dict(type='int', default=8),
-        **listing_bounds_argument_spec()
+        **selection_argument_spec(),
+        **listing_argument_spec(page_size=False)
     )
-
-
-def ids(module, name):
-    values = []
-    for value in module.params[name] or ():
-        if not value.strip():
-            module.fail_json(msg='%s: an empty ID selects nothing; give real IDs' % name)
-        if value.strip() not in values:
-            values.append(value.strip())
-    return values
 
 
 def main():
     module = AlicloudModule(argument_spec=argument_spec(), supports_check_mode=True,
                             required_one_of=[('session_id', 'instance_id')], mutually_exclusive=[('session_id', 'instance_id')])
-    module.validate_connection()
-    if not 1 <= module.params['concurrency'] <= 32:
-        module.fail_json(msg='concurrency must be between 1 and 32, got %d' % module.params['concurrency'])
-    if listing_bounds_problem(module.params):
-        module.fail_json(msg=listing_bounds_problem(module.params))
-    session_ids, instance_ids = ids(module, 'session_id'), ids(module, 'instance_id')
-    try:
-        criteria = Criteria(module.params['filters'])
-    except CriteriaError as error:
-        module.fail_json(msg=str(error))
+    module.validate()
+    session_ids, instance_ids = module.ids('session_id', BLANK_ID), module.ids('instance_id', BLANK_ID)
+    criteria = module.criteria()
     module.require_sdk()
 
-    plan = query_plan(module.region_ids, instance_ids, session_ids)
     # Sessions asked for by ID are listed without the criteria and split afterwards: an ID the filters
     # exclude must be told apart from one the service does not list (only the latter may be tried).
-    try:
-        listed = list_sessions(module.connection, plan, None if session_ids else criteria,
-                               concurrency=module.params['concurrency'], **listing_bounds(module.params))
-    except ListingFailure as failure:
-        module.fail_json_alicloud(failure.error, 'Failed to list the sessions to end (%s)' % failure.key.label(),
-                                  api_calls=failure.api_calls, ended=[], not_ended=[], failures=[])
-
+    listed = module.list_sessions(query_plan(module.region_ids, instance_ids, session_ids), None if session_ids else criteria,
+                                  'Failed to list the sessions to end', result=dict(ended=[], not_ended=[], failures=[]))
     selected, skipped = split_by_criteria(listed.sessions, criteria if session_ids else None)
     targets, closed = choose(selected, instance_ids)
-    skipped.extend(closed)
     tried, not_tried = unlisted(session_ids, listed.sessions, module.region_ids, filtered=bool(criteria),
                                 check_mode=module.check_mode)
-    skipped.extend(not_tried)
 
     counter = CallCounter()
     outcome = end_sessions(module.connection.client_for, module.connection.retry_policy(), counter,
                            targets + tried, instance_ids, module.check_mode,
                            lambda error: module.describe_failure(error)['msg'])
-    ended_ids = set(item['session_id'] for item in outcome.ended)
-    skipped.extend(item for item in outcome.skipped if item['session_id'] not in ended_ids)
+    ended_ids = {item['session_id'] for item in outcome.ended}
     # An unlisted ID is tried in every region: report it once.
-    skipped = _unique_by_id(skipped)
+    skipped = _unique_by_id([*skipped, *closed, *not_tried, *(item for item in outcome.skipped if item['session_id'] not in ended_ids)])
     result = dict(changed=bool(outcome.ended), ended=outcome.ended, not_ended=skipped, failures=outcome.failures,
                   api_calls=listed.api_calls + counter.count)
     if outcome.refused is not None:
         module.fail_json_alicloud(outcome.refused, 'Ending terminal sessions stopped: the permission was refused', **result)
     if outcome.failures:
         ended = ', '.join(item['session_id'] for item in outcome.ended) or 'none'
-        module.fail_json(msg='%d session(s) could not be ended: %s. Ended by this run: %s.' % (
-            len(outcome.failures), '; '.join(item['msg'] for item in outcome.failures), ended), **result)
+        module.fail_json(msg=f"{len(outcome.failures)} session(s) could not be ended: "
+                             f"{'; '.join(item['msg'] for item in outcome.failures)}. Ended by this run: {ended}.", **result)
     module.exit_json(**result)
 
 
 def _unique_by_id(entries):
-    seen, unique = set(), []
+    unique = {}
     for item in entries:
-        if item['session_id'] not in seen:
-            seen.add(item['session_id'])
-            unique.append(item)
-    return unique
+        unique.setdefault(item['session_id'], item)
+    return list(unique.values())
 
 
 if __name__ == '__main__':

@@ -238,8 +238,7 @@ from ansible_collections.alicloud.ecs.plugins.module_utils.archive import (
     render_csv, write_atomic)
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import utc_now
 from ansible_collections.alicloud.ecs.plugins.module_utils.file_safety import UnsafeFileError, check_file, check_target
-from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
-    ListingFailure, list_sessions, listing_bounds, listing_bounds_argument_spec, listing_bounds_problem, query_plan)
+from ansible_collections.alicloud.ecs.plugins.module_utils.listing import listing_argument_spec, query_plan
 from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule
 
 
@@ -248,9 +247,8 @@ def argument_spec():
         path=dict(type='path', required=True),
         keep_days=dict(type='int'),
         csv_path=dict(type='path'),
-        concurrency=dict(type='int', default=8),
         lock_timeout=dict(type='int', default=300),
-        **listing_bounds_argument_spec()
+        **listing_argument_spec(page_size=False)
     )
 
 
@@ -266,14 +264,14 @@ def target(module, name):
     """
     given = module.params[name]
     if '\x00' in given:
-        module.fail_json(msg='%s: the path contains a NUL byte, which no file name can hold' % name, path=module.params['path'])
+        module.fail_json(msg=f'{name}: the path contains a NUL byte, which no file name can hold', path=module.params['path'])
     absolute = os.path.abspath(given)
     if os.path.isdir(absolute) and not os.path.islink(absolute):
-        module.fail_json(msg='%s: %s is a directory; give the path of a file' % (name, given), path=module.params['path'])
+        module.fail_json(msg=f'{name}: {given} is a directory; give the path of a file', path=module.params['path'])
     try:
         check_target(absolute)
     except UnsafeFileError as error:
-        module.fail_json(msg='%s: %s' % (name, error), path=module.params['path'])
+        module.fail_json(msg=f'{name}: {error}', path=module.params['path'])
     return absolute
 
 
@@ -285,32 +283,28 @@ def cutoff_for(module, now):
     try:
         return now - datetime.timedelta(days=keep_days)
     except OverflowError:
-        module.fail_json(msg='keep_days: %d days before now is before the year 1, the earliest date there is; give fewer days'
-                         % keep_days, path=module.params['path'])
+        module.fail_json(msg=f'keep_days: {keep_days} days before now is before the year 1, the earliest date there is; '
+                             'give fewer days', path=module.params['path'])
 
 
 def validate(module):
-    module.validate_connection()
     params = module.params
-    if not 1 <= params['concurrency'] <= 32:
-        module.fail_json(msg='concurrency must be between 1 and 32, got %d' % params['concurrency'], path=params['path'])
-    if listing_bounds_problem(params):
-        module.fail_json(msg=listing_bounds_problem(params), path=params['path'])
+    module.validate(path=params['path'])
     if params['keep_days'] is not None and params['keep_days'] < 1:
-        module.fail_json(msg='keep_days must be at least 1, got %d' % params['keep_days'], path=params['path'])
+        module.fail_json(msg=f"keep_days must be at least 1, got {params['keep_days']}", path=params['path'])
     cutoff_for(module, utc_now())
     if not 0 <= params['lock_timeout'] <= MAX_LOCK_TIMEOUT:
-        module.fail_json(msg='lock_timeout must be between 0 and %d seconds, got %s' % (MAX_LOCK_TIMEOUT, params['lock_timeout']),
+        module.fail_json(msg=f"lock_timeout must be between 0 and {MAX_LOCK_TIMEOUT} seconds, got {params['lock_timeout']}",
                          path=params['path'])
     path = target(module, 'path')
     csv_path = target(module, 'csv_path') if params['csv_path'] else None
     if csv_path in (path, lock_path(path)):
-        module.fail_json(msg='csv_path must be neither the archive itself nor its lock file (%s)' % params['csv_path'],
+        module.fail_json(msg=f"csv_path must be neither the archive itself nor its lock file ({params['csv_path']})",
                          path=params['path'])
     try:
         check_file(lock_path(path))
     except UnsafeFileError as error:
-        module.fail_json(msg='the lock file of path: %s' % error, path=params['path'])
+        module.fail_json(msg=f'the lock file of path: {error}', path=params['path'])
     return path, csv_path
 
 
@@ -319,7 +313,7 @@ def load(module, path):
         data = read_file(path)
         return data, parse_archive(data or b'', name=module.params['path'])
     except (ArchiveError, OSError) as error:
-        module.fail_json(msg='Cannot use the archive: %s' % error, path=module.params['path'])
+        module.fail_json(msg=f'Cannot use the archive: {error}', path=module.params['path'])
 
 
 def warn_gap(module, gap):
@@ -335,12 +329,7 @@ def archive(module, path, csv_path):
     data, archived = load(module, path)
     now = utc_now()
     cutoff = cutoff_for(module, now)
-    plan = query_plan(module.region_ids)
-    try:
-        listed = list_sessions(module.connection, plan, None, concurrency=params['concurrency'], **listing_bounds(params))
-    except ListingFailure as failure:
-        module.fail_json_alicloud(failure.error, 'Failed to list terminal sessions (%s)' % failure.key.label(),
-                                  api_calls=failure.api_calls, region_id=failure.key.region_id, path=params['path'])
+    listed = module.list_sessions(query_plan(module.region_ids), result=dict(path=params['path']))
     gaps = find_gaps(archived, listed.sessions, module.region_ids)
     merged = merge(archived, listed.sessions, now, cutoff)
     created = data is None
@@ -349,7 +338,7 @@ def archive(module, path, csv_path):
         try:
             write_atomic(path, to_bytes(render_archive(merged.records)))
         except (ArchiveError, OSError) as error:
-            module.fail_json(msg='Cannot write the archive %s, left as it was: %s' % (params['path'], error),
+            module.fail_json(msg=f"Cannot write the archive {params['path']}, left as it was: {error}",
                              path=params['path'], api_calls=listed.api_calls)
     oldest, newest = creation_span(merged.records)
     result = dict(changed=changed, path=params['path'], created=created, added=merged.added, updated=merged.updated,
@@ -363,7 +352,7 @@ def archive(module, path, csv_path):
             if result['csv_changed'] and not module.check_mode:
                 write_atomic(csv_path, exported)
         except (ArchiveError, OSError) as error:
-            module.fail_json(msg='Cannot write the CSV export %s: %s' % (params['csv_path'], error), **result)
+            module.fail_json(msg=f"Cannot write the CSV export {params['csv_path']}: {error}", **result)
         result['changed'] = result['changed'] or result['csv_changed']
     for gap in gaps:
         warn_gap(module, gap)
@@ -380,7 +369,7 @@ def main():
         with archive_lock(path, timeout=module.params['lock_timeout']):
             result = archive(module, path, csv_path)
     except ArchiveError as error:
-        module.fail_json(msg='Cannot lock the archive %s: %s' % (module.params['path'], error), path=module.params['path'])
+        module.fail_json(msg=f"Cannot lock the archive {module.params['path']}: {error}", path=module.params['path'])
     module.exit_json(**result)
 
 

@@ -387,127 +387,97 @@ api_calls:
   sample: 3
 '''
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError, filters_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.jmespath_query import HAS_JMESPATH, JMESPATH_IMPORT_ERROR, apply_query, compile_query
-from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
-    ListingFailure, list_sessions, listing_bounds, listing_bounds_argument_spec, listing_bounds_problem, query_plan)
-from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule
+from ansible_collections.alicloud.ecs.plugins.module_utils.listing import listing_argument_spec, query_plan
+from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule, selection_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import decode_resume_token, encode_resume_token
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import session_ids_by_instance, summary_by_instance
 
 from ansible.module_utils.basic import missing_required_lib
 
+BLANK_ID = '{name}: an empty ID would not filter anything (the whole region would be listed); give real IDs or leave {name} out'
+
 
 def argument_spec():
-    spec = dict(
-        instance_id=dict(type='list', elements='str', aliases=['instance_ids']),
-        session_id=dict(type='list', elements='str', aliases=['session_ids']),
-        max_results=dict(type='int', default=100),
+    return dict(
         max_items=dict(type='int'),
         next_token=dict(type='str', no_log=False),
-        filters=filters_argument_spec(),
         query=dict(type='str'),
         on_region_error=dict(type='str', default='fail', choices=['fail', 'continue']),
-        concurrency=dict(type='int', default=8),
+        **selection_argument_spec(),
+        **listing_argument_spec(page_size=True)
     )
-    spec.update(listing_bounds_argument_spec())
-    return spec
 
 
-def unique(values):
-    seen = []
-    for value in values or ():
-        value = value.strip()
-        if value and value not in seen:
-            seen.append(value)
-    return seen
-
-
-def validate(module):
-    """Every option checked before the SDK is imported or a call is made; returns the prepared inputs."""
-    module.validate_connection()
+def plan_and_start(module, instance_ids, session_ids):
+    """The query plan, and where to resume its one query when next_token is given."""
     params = module.params
-    fail = module.fail_json
-    if not 1 <= params['max_results'] <= 100:
-        fail(msg='max_results must be between 1 and 100, got %d' % params['max_results'])
     if params['max_items'] is not None and params['max_items'] < 1:
-        fail(msg='max_items must be at least 1, got %d' % params['max_items'])
-    if not 1 <= params['concurrency'] <= 32:
-        fail(msg='concurrency must be between 1 and 32, got %d' % params['concurrency'])
-    if listing_bounds_problem(params):
-        fail(msg=listing_bounds_problem(params))
-    for name in ('instance_id', 'session_id'):
-        if any(not value.strip() for value in params[name] or ()):
-            fail(msg='%s: an empty ID would not filter anything (the whole region would be listed); give real IDs or '
-                     'leave %s out' % (name, name))
-    instance_ids, session_ids = unique(params['instance_id']), unique(params['session_id'])
+        module.fail_json(msg=f"max_items must be at least 1, got {params['max_items']}")
     plan = query_plan(module.region_ids, instance_ids, session_ids, params['max_results'])
-    start = None
-    if params['max_items'] is not None or params['next_token']:
-        if len(plan) != 1:
-            fail(msg='max_items and next_token need a single query (one region, at most one instance_id and one '
-                     'session_id); this task makes %d queries' % len(plan))
-        if params['next_token']:
-            try:
-                start, page_size = decode_resume_token(params['next_token'], plan[0])
-            except ValueError as error:
-                fail(msg='next_token cannot be used: %s' % error)
-            plan[0].page_size = page_size
+    if params['max_items'] is None and not params['next_token']:
+        return plan, None
+    if len(plan) != 1:
+        module.fail_json(msg='max_items and next_token need a single query (one region, at most one instance_id and one '
+                             f'session_id); this task makes {len(plan)} queries')
+    if not params['next_token']:
+        return plan, None
     try:
-        criteria = Criteria(params['filters'])
-    except CriteriaError as error:
-        fail(msg=str(error))
-    compiled_query = None
-    if params['query']:
-        if not HAS_JMESPATH:
-            fail(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
-        try:
-            compiled_query = compile_query(params['query'])
-        except ValueError as error:
-            fail(msg=str(error))
-    return plan, instance_ids, criteria, start, compiled_query
+        start, plan[0].page_size = decode_resume_token(params['next_token'], plan[0])
+    except ValueError as error:
+        module.fail_json(msg=f'next_token cannot be used: {error}')
+    return plan, start
 
 
-def failure_action(failure):
-    return 'Failed to list terminal sessions (%s)' % failure.key.label()
+def compiled_query(module):
+    if not module.params['query']:
+        return None
+    if not HAS_JMESPATH:
+        module.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
+    try:
+        return compile_query(module.params['query'])
+    except ValueError as error:
+        module.fail_json(msg=str(error))
+
+
+def region_failures(module, listed):
+    """One report per region left out with on_region_error=continue, each also shown as a warning."""
+    reports = {}
+    for failure in listed.failures:
+        region_id = failure.key.region_id
+        if region_id not in reports:
+            reports[region_id] = dict(module.describe_failure(failure.error, f'Failed to list terminal sessions '
+                                                                             f'({failure.key.label()})'), region_id=region_id)
+            module.warn(f"Region {region_id} left out of the result: {reports[region_id]['msg']}")
+    return list(reports.values())
 
 
 def main():
     module = AlicloudModule(argument_spec=argument_spec(), supports_check_mode=True)
-    plan, instance_ids, criteria, start, compiled_query = validate(module)
+    module.validate()
+    instance_ids, session_ids = module.ids('instance_id', BLANK_ID), module.ids('session_id', BLANK_ID)
+    plan, start = plan_and_start(module, instance_ids, session_ids)
+    criteria, query = module.criteria(), compiled_query(module)
     module.require_sdk()
 
-    keep_going = module.params['on_region_error'] == 'continue'
-    try:
-        listed = list_sessions(module.connection, plan, criteria, module.params['max_items'], start,
-                               module.params['concurrency'], keep_going, **listing_bounds(module.params))
-    except ListingFailure as failure:
-        module.fail_json_alicloud(failure.error, failure_action(failure), api_calls=failure.api_calls,
-                                  region_id=failure.key.region_id)
-    failed_regions = []
-    for failure in listed.failures:
-        if failure.key.region_id not in [entry['region_id'] for entry in failed_regions]:
-            report = module.describe_failure(failure.error, failure_action(failure))
-            report['region_id'] = failure.key.region_id
-            failed_regions.append(report)
-            module.warn('Region %s left out of the result: %s' % (failure.key.region_id, report['msg']))
-
+    listed = module.list_sessions(plan, criteria, max_items=module.params['max_items'], start=start,
+                                  keep_going=module.params['on_region_error'] == 'continue')
     sessions = listed.sessions
     result = dict(
         changed=False,
         sessions=sessions,
         sessions_by_instance=session_ids_by_instance(sessions, instance_ids or None),
         summary_by_instance=summary_by_instance(sessions, instance_ids or None),
-        failed_regions=failed_regions,
+        failed_regions=region_failures(module, listed),
         request_ids=listed.request_ids,
         api_calls=listed.api_calls,
     )
     resume = listed.listings[0].resume if len(listed.listings) == 1 else None
     if resume is not None:
         result['next_token'] = encode_resume_token(plan[0], resume)
-    if compiled_query is not None:
+    if query is not None:
         try:
-            result['query_result'] = apply_query(compiled_query, sessions)
+            result['query_result'] = apply_query(query, sessions)
         except ValueError as error:
             module.fail_json(msg=str(error), api_calls=listed.api_calls)
     module.exit_json(**result)

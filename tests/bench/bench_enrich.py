@@ -15,7 +15,7 @@ import time
 import tracemalloc
 
 from ansible_collections.alicloud.ecs.plugins.filter.terminal_sessions import enrich_hosts
-from ansible_collections.alicloud.ecs.plugins.module_utils.enrichment import sessions_from_data
+from ansible_collections.alicloud.ecs.plugins.plugin_utils.enrichment import sessions_from_data
 
 STATUSES = ('Terminated', 'Terminated', 'Disconnected', 'Failed', 'Connected')
 USERS = ('root', 'ecs-user', 'admin', 'deploy')

@@ -8,7 +8,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, connection
+from support.keys import ACCESS_KEY_ID, ACCESS_KEY_SECRET
+from support.playbooks import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

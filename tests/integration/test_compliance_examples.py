@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRETS
+from support.keys import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRETS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / 'docs' / 'examples' / 'compliance'

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import connection
-
 from ecs_endpoint.data import make_sessions
+from support.playbooks import connection
 
 
 def open_session(session_id, instance_ids, username='root', minutes_ago=10, status='Connected'):

@@ -11,7 +11,7 @@ import os
 import stat
 from pathlib import Path
 
-from conftest import connection
+from support.playbooks import connection
 
 from ansible_collections.alicloud.ecs.plugins.module_utils.archive import BOOKKEEPING, merge, parse_archive, render_archive
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import parse_iso_time

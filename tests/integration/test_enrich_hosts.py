@@ -8,7 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, targets
+from support.endpoints import targets
+from support.keys import ACCESS_KEY_ID, ACCESS_KEY_SECRET
 
 PLAYBOOK = '''\
 - hosts: all

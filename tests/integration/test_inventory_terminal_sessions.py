@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRETS
+from support.keys import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRETS
 
 ZERO_SUMMARY = {
     'session_count': 0, 'active_session_count': 0, 'last_session_time': None, 'last_session_user': None,
@@ -319,7 +319,7 @@ def test_a_play_targets_a_group_and_the_controller_environment_is_unchanged(runn
 # --- the example of docs/inventory.md ------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / 'docs' / 'examples' / 'inventory'
+EXAMPLE = ROOT / 'docs' / 'examples' / 'inventory_plugin'
 GUIDE = ROOT / 'docs' / 'inventory.md'
 EXAMPLE_FILES = ('inventory/10-hosts.yml', 'inventory/20-terminal_sessions.yml', 'before_patching.yml')
 TASK_HEADER = re.compile(r'^TASK \[(?P<name>.+)\] \*+$', re.M)
@@ -384,7 +384,7 @@ def test_the_guide_embeds_the_example_verbatim():
     guide = GUIDE.read_text()
     for name in EXAMPLE_FILES:
         assert '```yaml\n%s```\n' % (EXAMPLE / name).read_text() in guide, '%s is not in docs/inventory.md verbatim' % name
-        assert 'docs/examples/inventory/%s' % name in guide
+        assert 'docs/examples/inventory_plugin/%s' % name in guide
 
 
 SHOW_PLAY = '''\

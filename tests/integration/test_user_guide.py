@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from ansible_collections.alicloud.ecs.plugins.module_utils import credentials
-from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRETS
+from support.keys import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRETS
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / 'docs' / 'user-guide.md'

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import ListingKey, ResumePoint, encode_resume_token
 
-from conftest import Campaign, module_args
+from support.campaign import Campaign, module_args
 
 DROP = object()
 KEYS = ('access_key_id', 'access_key_secret', 'security_token')
@@ -101,10 +101,10 @@ def case_name(index):
 
 
 @pytest.fixture(scope='module')
-def runs(endpoints, campaign_dir):
+def runs(endpoint_factory, campaign_dir):
     campaign = Campaign(campaign_dir)
     for index, (_option, _value, overrides, _text) in enumerate(CASES):
-        endpoint = endpoints({'cn-hangzhou': 3, 'cn-shanghai': 3})
+        endpoint = endpoint_factory({'cn-hangzhou': 3, 'cn-shanghai': 3})
         args = module_args(endpoint)
         for name, value in overrides.items():
             if value is DROP:

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from conftest import ACCESS_KEY_SECRET, Campaign, accounting, free_port, keys, module_args, truth, warnings_of
+from support.campaign import Campaign, accounting, free_port, keys, module_args, truth, warnings_of
+from support.keys import ACCESS_KEY_SECRET
 
 MESSAGE_LIMIT = 800
 RATE_LIMIT_IDS = ['i-hz%03d' % number for number in range(1, 21)]
@@ -24,12 +25,12 @@ def excerpt(text, limit=150):
 
 
 @pytest.fixture(scope='module')
-def runs(endpoints, campaign_dir):
+def runs(endpoint_factory, campaign_dir):
     """Every case of this file, run once."""
     campaign = Campaign(campaign_dir)
 
     def case(name, counts=None, faults=None, endpoint_options=None, **args):
-        endpoint = endpoints(counts, faults=faults, **(endpoint_options or {}))
+        endpoint = endpoint_factory(counts, faults=faults, **(endpoint_options or {}))
         campaign.add(name, module_args(endpoint, **args), endpoint)
 
     # 1. throttling bursts
@@ -44,7 +45,7 @@ def runs(endpoints, campaign_dir):
     case('read-timeout-once', faults={'hang_on_call': 2, 'hang_seconds': 3}, read_timeout=1)
     case('reset-every-retry', faults={'reset_connection_on_call': [2, 3, 4, 5]}, retries=2)
     case('read-timeout-every-retry', faults={'hang_on_call': [2, 3], 'hang_seconds': 3}, read_timeout=1, retries=1)
-    refused = endpoints({'cn-hangzhou': 1})
+    refused = endpoint_factory({'cn-hangzhou': 1})
     campaign.add('connection-refused', module_args(refused, endpoint='127.0.0.1:%d' % free_port(), retries=2), None)
     # 4. token loops
     case('token-loop-same', faults={'token_loop': 'same'})
@@ -66,18 +67,18 @@ def runs(endpoints, campaign_dir):
     case('wrong-secret', sts=False, access_key_secret='wrong-' + ACCESS_KEY_SECRET)
     case('unknown-access-key-id', sts=False, access_key_id='LTAIunknown00000000000000')
     # 11. TLS
-    tls = endpoints({'cn-hangzhou': 30}, tls=True)
+    tls = endpoint_factory({'cn-hangzhou': 30}, tls=True)
     args = module_args(tls)
     del args['ca_bundle']
     campaign.add('tls-without-ca-bundle', args, tls)
-    tls = endpoints({'cn-hangzhou': 30}, tls=True)
+    tls = endpoint_factory({'cn-hangzhou': 30}, tls=True)
     campaign.add('tls-with-ca-bundle', module_args(tls), tls)
-    tls = endpoints({'cn-hangzhou': 30}, tls=True)
+    tls = endpoint_factory({'cn-hangzhou': 30}, tls=True)
     args = module_args(tls, validate_certs=False)
     del args['ca_bundle']
     campaign.add('tls-validate-certs-false', args, tls)
     # 12. protocol
-    plain = endpoints({'cn-hangzhou': 30})
+    plain = endpoint_factory({'cn-hangzhou': 30})
     args = module_args(plain)
     del args['protocol']
     campaign.add('https-default-against-http', args, plain)

@@ -56,7 +56,7 @@ class Failed(Exception):
 
 
 class StandInModule:
-    """What ``validate()`` uses of an AlicloudModule, with parameters as AnsibleModule would hand them over."""
+    """What the checks of ``main()`` use of an AlicloudModule, with parameters as AnsibleModule would hand them over."""
 
     def __init__(self, params):
         self.params = params
@@ -70,7 +70,19 @@ class StandInModule:
         self.warnings.append(message)
 
     validate_connection = AlicloudModule.validate_connection
+    validate = AlicloudModule.validate
+    ids = AlicloudModule.ids
+    criteria = AlicloudModule.criteria
     region_ids = AlicloudModule.region_ids
+
+
+def validate_as_main_does(module):
+    """The checks ecs_terminal_session_info's main() makes before it imports the SDK, in its order."""
+    module.validate()
+    instance_ids, session_ids = module.ids('instance_id', info.BLANK_ID), module.ids('session_id', info.BLANK_ID)
+    info.plan_and_start(module, instance_ids, session_ids)
+    module.criteria()
+    info.compiled_query(module)
 
 
 def typed_value(spec):
@@ -121,7 +133,7 @@ def test_random_option_values_fail_cleanly_or_pass(record):
         examples.append(params)
         module = StandInModule(params)
         try:
-            info.validate(module)
+            validate_as_main_does(module)
         except Failed as failure:
             assert str(failure)
             outcomes['refused'] += 1

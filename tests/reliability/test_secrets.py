@@ -15,7 +15,9 @@ import pytest
 
 from reliability_report import scan, secret_hits_in_requests
 
-from conftest import ACCESS_KEY_SECRET, DEBUG_ENV, MODULE, SECRETS, STS_KEY_ID, STS_SECRET, STS_TOKEN, Runner, module_args
+from support.campaign import MODULE, module_args
+from support.keys import ACCESS_KEY_SECRET, DEBUG_ENV, SECRETS, STS_KEY_ID, STS_SECRET, STS_TOKEN
+from support.playbooks import Runner
 
 MARK = '--- neutralised from here ---'
 
@@ -66,8 +68,8 @@ def direct(tmp_path):
     ('STS keys, a listing of 3 pages', {'max_results': 10}, False),
     ('a wrong secret (its value holds the real one)', {'sts': False, 'access_key_secret': 'wrong-' + ACCESS_KEY_SECRET}, True),
 ])
-def test_the_module_process_prints_no_secret_with_debug_sdk(endpoints, direct, record, label, overrides, failed):
-    endpoint = endpoints({'cn-hangzhou': 25})
+def test_the_module_process_prints_no_secret_with_debug_sdk(endpoint_factory, direct, record, label, overrides, failed):
+    endpoint = endpoint_factory({'cn-hangzhou': 25})
     completed, result = direct(module_args(endpoint, **overrides))
     secrets = list(SECRETS) + ['wrong-' + ACCESS_KEY_SECRET]
     hits = scan(completed.stdout + completed.stderr, secrets)
@@ -80,10 +82,10 @@ def test_the_module_process_prints_no_secret_with_debug_sdk(endpoints, direct, r
     assert 'Traceback' not in completed.stderr
 
 
-def test_the_sdk_debug_log_would_leak_and_is_neutralised(endpoints, record, tmp_path):
+def test_the_sdk_debug_log_would_leak_and_is_neutralised(endpoint_factory, record, tmp_path):
     """The control that makes the scans meaningful: with DEBUG=sdk the SDK prints the token; the collection's log
     capture keeps it off stderr (masked in what it keeps), and the module's neutralisation stops the log itself."""
-    endpoint = endpoints({'cn-hangzhou': 5})
+    endpoint = endpoint_factory({'cn-hangzhou': 5})
     completed = subprocess.run([sys.executable, '-c', CONTROL, endpoint.endpoint, STS_KEY_ID, STS_SECRET, STS_TOKEN, MARK],
                                env=Runner(tmp_path).environment(DEBUG_ENV), capture_output=True, text=True, timeout=120, check=False)
     assert completed.returncode == 0, completed.stderr
@@ -101,8 +103,8 @@ def test_the_sdk_debug_log_would_leak_and_is_neutralised(endpoints, record, tmp_
     assert endpoint.stats()['calls'] == 3
 
 
-def test_only_signatures_travel(endpoints, direct, record):
-    endpoint = endpoints({'cn-hangzhou': 5})
+def test_only_signatures_travel(endpoint_factory, direct, record):
+    endpoint = endpoint_factory({'cn-hangzhou': 5})
     completed, result = direct(module_args(endpoint))
     requests = endpoint.stats()['requests']
     headers = [dict((name.lower(), value) for name, value in request['headers'].items()) for request in requests]

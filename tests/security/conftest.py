@@ -6,13 +6,12 @@ security table with the ``security_record`` fixture; rows travel in the test rep
 run under pytest-xdist keeps them, and a complete run writes ``$ALICLOUD_ECS_SECURITY_RESULTS/<core>.json``, which
 ``security_report.py`` merges into docs/reliability.md.
 
-The integration suite's conftest is imported under another name (as the reliability suite does), so the Runner,
-the test keys and the local endpoint are the same in all suites.
+The Runner, the test keys and the endpoint fixture live in tests/support, shared with the integration and reliability
+suites.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import platform
@@ -22,45 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from security_report import scan
+pytest.register_assert_rewrite('support')
+
+from support.fixtures import endpoint_class, endpoint_factory, runner  # noqa: E402,F401 pylint: disable=unused-import,wrong-import-position
 
 HERE = Path(__file__).resolve().parent
 RESULTS_ENV = 'ALICLOUD_ECS_SECURITY_RESULTS'
 ROW_PROPERTY = 'alicloud_ecs_security_row'
 # The pytest config of this run, for the report hook (pytest_runtest_logreport gets the report only).
 _CONFIG = []
-
-
-def _load_integration_conftest():
-    spec = importlib.util.spec_from_file_location('alicloud_ecs_integration_conftest_security',
-                                                  HERE.parent / 'integration' / 'conftest.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-integration = _load_integration_conftest()
-Runner = integration.Runner
-PlaybookRun = integration.PlaybookRun
-connection = integration.connection
-seeded_regions = integration.seeded_regions
-CREDENTIALS = integration.CREDENTIALS
-ACCESS_KEY_ID = integration.ACCESS_KEY_ID
-ACCESS_KEY_SECRET = integration.ACCESS_KEY_SECRET
-STS_KEY_ID = integration.STS_KEY_ID
-STS_SECRET = integration.STS_SECRET
-STS_TOKEN = integration.STS_TOKEN
-SECRETS = integration.SECRETS
-endpoint_factory = integration.endpoint_factory
-runner = integration.runner
-
-# The SDK's request log stays on for the runs that ask for it (the guard drops DEBUG unless told to keep it).
-DEBUG_ENV = {'DEBUG': 'sdk', 'ALICLOUD_ECS_TEST_KEEP_DEBUG': '1'}
-
-
-def secret_hits(text, secrets=SECRETS):
-    """Occurrences of ``secrets`` in ``text``, raw, URL-encoded, repr-escaped and JSON-escaped."""
-    return scan(text, secrets)
 
 
 def pytest_configure(config):

@@ -16,8 +16,8 @@ import stat
 
 import pytest
 
-from conftest import connection
-from multi_task import run_task_list
+from support.multi_task import run_task_list
+from support.playbooks import connection
 
 ARCHIVE = 'alicloud.ecs.ecs_terminal_session_archive'
 NOBODY = 65534

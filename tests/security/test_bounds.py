@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, connection, secret_hits
 from ecs_endpoint.data import default_instance_ids
-from multi_task import run_tasks
+from support.keys import ACCESS_KEY_ID, ACCESS_KEY_SECRET, secret_hits
+from support.multi_task import run_tasks
+from support.playbooks import connection
 
 # The endpoint stops trickling by itself after this many seconds: far beyond every listing_timeout below, far below
 # the runs' time limits (300 s), so a listing that is not cut off makes the run outlive this bound.

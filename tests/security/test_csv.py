@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 
-from conftest import connection
+from support.playbooks import connection
 
 ARCHIVE = 'alicloud.ecs.ecs_terminal_session_archive'
 # Formula starts a spreadsheet honours, directly or after skipping leading white space.

@@ -9,7 +9,7 @@ real run agree on every ID.
 
 from __future__ import annotations
 
-from conftest import connection
+from support.playbooks import connection
 
 MODULE = 'alicloud.ecs.ecs_terminal_session'
 CREATED = '2026-11-27T10:00:00Z'

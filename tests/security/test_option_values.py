@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, STS_KEY_ID, STS_SECRET, connection
-from multi_task import run_tasks
+from support.keys import ACCESS_KEY_ID, ACCESS_KEY_SECRET, STS_KEY_ID, STS_SECRET
+from support.multi_task import run_tasks
+from support.playbooks import connection
 
 MODULE = 'alicloud.ecs.ecs_terminal_session_info'
 ROLE_ARN = 'acs:ram::1234567890123456:role/auditor'

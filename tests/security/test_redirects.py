@@ -10,10 +10,11 @@ import json
 
 import pytest
 
-from conftest import SECRETS, STS_KEY_ID, STS_SECRET, STS_TOKEN, connection, secret_hits
 from ecs_endpoint.data import default_instance_ids
 from ecs_endpoint.listener import RecordingListener
-from multi_task import run_tasks
+from support.keys import SECRETS, STS_KEY_ID, STS_SECRET, STS_TOKEN, secret_hits
+from support.multi_task import run_tasks
+from support.playbooks import connection
 
 STATUSES = (301, 302, 303, 307, 308)
 INFO = 'alicloud.ecs.ecs_terminal_session_info'

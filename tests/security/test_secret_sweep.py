@@ -18,9 +18,11 @@ from urllib.parse import quote
 
 import yaml
 
-from conftest import DEBUG_ENV, Runner, secret_hits, seeded_regions
 from ecs_endpoint.server import EcsEndpoint
 from security_report import encodings
+from support.endpoints import seeded_regions
+from support.keys import DEBUG_ENV, secret_hits
+from support.playbooks import Runner
 
 KEY_ID = 'STS.sweepkey000000000000009'
 # Characters that URL-encoding, repr and JSON escape differently, so each encoding is a different string to find.

@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, DEBUG_ENV, STS_KEY_ID, STS_SECRET, connection, secret_hits
-from multi_task import run_tasks
+from support.keys import ACCESS_KEY_ID, ACCESS_KEY_SECRET, DEBUG_ENV, STS_KEY_ID, STS_SECRET, secret_hits
+from support.multi_task import run_tasks
+from support.playbooks import connection
 
 # An STS token as a file gives it (a carriage return at the end), and one with the characters %-encoding changes.
 CR_TOKEN = 'CAISsecretTOKENvalue42\r'

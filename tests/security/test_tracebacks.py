@@ -15,8 +15,8 @@ import os
 
 import pytest
 
-from conftest import connection
-from multi_task import run_task_list
+from support.multi_task import run_task_list
+from support.playbooks import connection
 
 ARCHIVE = 'alicloud.ecs.ecs_terminal_session_archive'
 HEADER = '{"_archive_format":"alicloud.ecs.terminal_sessions","version":1,"records":%d}\n'

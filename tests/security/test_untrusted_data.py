@@ -23,9 +23,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, CREDENTIALS, connection
 from ecs_endpoint.data import custom_session
 from ecs_endpoint.server import EcsEndpoint
+from support.keys import ACCESS_KEY_ID, ACCESS_KEY_SECRET, CREDENTIALS
+from support.playbooks import connection
 
 INSTANCE = 'i-hz001'
 REGION = 'cn-hangzhou'

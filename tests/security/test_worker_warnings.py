@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRETS, secret_hits
 from ecs_endpoint.data import default_instance_ids
+from support.keys import ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECRETS, secret_hits
 
 HANG_AFTER = 120
 REGIONS = ('cn-hangzhou', 'cn-shanghai', 'cn-beijing')

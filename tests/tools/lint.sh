@@ -6,6 +6,8 @@
 #
 #   tests/tools/lint.sh ansible-lint <lint_venv> <collections_path>
 #   tests/tools/lint.sh changelog <lint_venv>
+#   tests/tools/lint.sh collection-docs <lint_venv>
+#   tests/tools/lint.sh galaxy-importer <lint_venv>
 #
 # <lint_venv> is a virtualenv with the versions pinned in tests/lint-requirements.txt (the Makefile's
 # `lint` and `changelog-lint` targets set it up under build/lint/venv, apart from build/venv).
@@ -25,13 +27,20 @@
 #   (`ansible-builder create` only writes a build context: nothing is downloaded or built).
 # changelog: `antsibull-changelog lint` on changelogs/fragments, and `lint-changelog-yaml` on
 #   changelogs/changelog.yaml once it exists.
+# collection-docs: `antsibull-docs lint-collection-docs --plugin-docs` on the built tarball, installed
+#   alone in a collections folder: the documentation of every module and plugin (schema, markup, every
+#   O()/RV()/M()/P() reference resolved, to this collection and to ansible.builtin), as docs.ansible.com
+#   renders it.
+# galaxy-importer: what Galaxy runs on an upload, on the built tarball, with tests/galaxy-importer.cfg
+#   (ansible-doc, ansible-lint, changelog and tag checks), then flake8 with galaxy-importer's settings on
+#   the Python files of plugins/. Any warning or error fails: Galaxy would show it on the collection's page.
 #
 # Each run has a temporary HOME and no proxy variables, so nothing is read from or written to the
 # user's configuration and nothing leaves the machine.
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 ansible-lint <lint_venv> <collections_path> | $0 changelog <lint_venv>" >&2
+    echo "usage: $0 ansible-lint <lint_venv> <collections_path> | $0 {changelog|collection-docs|galaxy-importer} <lint_venv>" >&2
     exit 2
 }
 
@@ -198,8 +207,81 @@ EOF
     done < <(find docs/examples -name 'execution-environment.y*ml' -print0 | sort -z)
 }
 
+# The collection as Galaxy receives it: `ansible-galaxy collection build` of this tree, in ${scratch}/dist.
+# Sets the caller's `tarball`.
+build_tarball() {
+    mkdir -p "${scratch}/dist"
+    ansible-galaxy collection build --force --output-path "${scratch}/dist" "${repo}" >/dev/null
+    tarball="$(echo "${scratch}"/dist/alicloud-ecs-*.tar.gz)"
+    [[ -f "${tarball}" ]] || { echo "lint.sh: ansible-galaxy collection build made no tarball" >&2; exit 1; }
+}
+
+run_collection_docs() {
+    local tarball collections="${scratch}/collections" rc=0
+    build_tarball
+    mkdir -p "${collections}/ansible_collections/alicloud/ecs"
+    tar -xzf "${tarball}" -C "${collections}/ansible_collections/alicloud/ecs"
+    echo "lint.sh: antsibull-docs $(antsibull-docs --version 2>&1 | tail -1): lint-collection-docs --plugin-docs on $(basename "${tarball}")"
+    (cd "${collections}/ansible_collections/alicloud/ecs" \
+        && ANSIBLE_COLLECTIONS_PATH="${collections}" antsibull-docs lint-collection-docs --plugin-docs \
+            --validate-collection-refs all --disallow-unknown-collection-refs --check-extra-docs-refs .) || rc=$?
+    if [[ ${rc} -ne 0 ]]; then
+        echo "lint.sh: antsibull-docs found problems in the documentation (exit ${rc})" >&2
+        exit 1
+    fi
+    echo "lint.sh: antsibull-docs lint-collection-docs passed on the built collection"
+}
+
+run_galaxy_importer() {
+    local tarball log="${scratch}/galaxy-importer.log" rc=0
+    build_tarball
+    mkdir -p "${scratch}/importer/tmp"
+    echo "lint.sh: galaxy-importer $(python -c 'from importlib.metadata import version; print(version("galaxy-importer"))')" \
+         "with tests/galaxy-importer.cfg on $(basename "${tarball}")"
+    (cd "${scratch}/importer" \
+        && GALAXY_IMPORTER_CONFIG="${repo}/tests/galaxy-importer.cfg" \
+           GALAXY_IMPORTER_TMP_ROOT_DIR="${scratch}/importer/tmp" \
+           GALAXY_IMPORTER_ANSIBLE_LOCAL_TMP="${scratch}/importer/tmp/ansible" \
+           python -m galaxy_importer.main "${tarball}") >"${log}" 2>&1 || rc=$?
+    grep -vE '^(Loading|Linting) ' "${log}" || true
+    local problems=() expected
+    [[ ${rc} -eq 0 ]] || problems+=("galaxy-importer exited with ${rc}")
+    if grep -qE '^(WARNING|ERROR|CRITICAL)' "${log}"; then
+        problems+=("galaxy-importer reported the warnings or errors above")
+    fi
+    if grep -q 'Traceback' "${log}"; then
+        problems+=("galaxy-importer failed with a traceback")
+    fi
+    # Each check must have run, not been skipped for a missing tool.
+    for expected in 'Getting doc strings via ansible-doc' 'Linting collection via ansible-lint' \
+                    '...ansible-lint run complete' 'Importer processing completed successfully'; do
+        grep -qF -- "${expected}" "${log}" || problems+=("galaxy-importer did not say '${expected}'")
+    done
+    if [[ ${#problems[@]} -gt 0 ]]; then
+        printf 'lint.sh: %s\n' "${problems[@]}" >&2
+        exit 1
+    fi
+
+    # flake8 as galaxy-importer runs it (run_flake8), on the Python files only: its options, from its constants.
+    local extracted="${scratch}/importer/extracted" flake8_args=()
+    mkdir -p "${extracted}"
+    tar -xzf "${tarball}" -C "${extracted}"
+    mapfile -t flake8_args < <(python -c 'from galaxy_importer import constants as c
+print("--isolated")
+print("--extend-ignore=%s" % c.FLAKE8_IGNORE_ERRORS)
+print("--select=%s" % c.FLAKE8_SELECT_ERRORS)
+print("--max-line-length=%s" % c.FLAKE8_MAX_LINE_LENGTH)')
+    [[ ${#flake8_args[@]} -eq 4 ]] || { echo "lint.sh: could not read galaxy-importer's flake8 settings" >&2; exit 1; }
+    echo "lint.sh: flake8 $(flake8 --version | head -1 | awk '{print $1}') ${flake8_args[*]} on the Python files of plugins/"
+    (cd "${extracted}" && find plugins -name '*.py' -print0 | sort -z | xargs -0 flake8 "${flake8_args[@]}") \
+        || { echo "lint.sh: flake8 (galaxy-importer's settings) found problems" >&2; exit 1; }
+    echo "lint.sh: galaxy-importer passed with no warning (ansible-doc, ansible-lint, changelog, tags), and flake8"
+}
+
 case "${mode}" in
     ansible-lint) [[ $# -eq 3 ]] || usage; run_ansible_lint "$3" ;;
     changelog) [[ $# -eq 2 ]] || usage; run_changelog_lint ;;
+    collection-docs) [[ $# -eq 2 ]] || usage; run_collection_docs ;;
+    galaxy-importer) [[ $# -eq 2 ]] || usage; run_galaxy_importer ;;
     *) usage ;;
 esac

@@ -3,7 +3,7 @@ from __future__ import annotations
 import yaml
 
 from ansible_collections.alicloud.ecs.plugins.doc_fragments.alicloud import ModuleDocFragment
-from ansible_collections.alicloud.ecs.plugins.module_utils.controller import LISTING_OPTIONS
+from ansible_collections.alicloud.ecs.plugins.plugin_utils.controller_listing import LISTING_OPTIONS
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import listing_bounds_argument_spec
 
 

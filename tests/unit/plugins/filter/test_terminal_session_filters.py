@@ -21,9 +21,9 @@ from ansible.utils.unsafe_proxy import wrap_var
 from ansible_collections.alicloud.ecs.plugins.filter import terminal_sessions as plugin
 from ansible_collections.alicloud.ecs.plugins.filter.terminal_sessions import (
     FilterModule, enrich_hosts, terminal_session_summary, terminal_sessions_by_instance)
-from ansible_collections.alicloud.ecs.plugins.module_utils import enrichment
-from ansible_collections.alicloud.ecs.plugins.module_utils.enrichment import DataError, enrich, sessions_from_data
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import empty_summary, summarize
+from ansible_collections.alicloud.ecs.plugins.plugin_utils import enrichment
+from ansible_collections.alicloud.ecs.plugins.plugin_utils.enrichment import DataError, enrich, sessions_from_data
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 

@@ -53,12 +53,12 @@ def run_tasks(runner, cases, verbosity=0, env=None, play_vars=None, inventory='l
                                check=False, cwd=str(runner.tmp_path))
     assert result_file.exists(), 'the playbook did not finish:\n%s\n%s' % (completed.stdout, completed.stderr)
     kept = json.loads(result_file.read_text())
-    results = dict((label, kept.get('case_%d' % index)) for index, label in enumerate(labels))
+    results = {label: kept.get('case_%d' % index) for index, label in enumerate(labels)}
     return TasksRun(completed, results)
 
 
 def run_task_list(runner, tasks, **options):
     """:func:`run_tasks` for a list of tasks: ``results`` is then the list of their registered results, in order."""
-    run = run_tasks(runner, dict(('task %d' % index, task) for index, task in enumerate(tasks)), **options)
+    run = run_tasks(runner, {'task %d' % index: task for index, task in enumerate(tasks)}, **options)
     run.results = [run.results['task %d' % index] for index in range(len(tasks))]
     return run

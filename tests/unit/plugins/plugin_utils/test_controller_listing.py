@@ -7,7 +7,7 @@ import pytest
 from ecs_endpoint.data import make_sessions
 from ecs_endpoint.server import EcsEndpoint
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.controller import (
+from ansible_collections.alicloud.ecs.plugins.plugin_utils.controller_listing import (
     ControllerError, connect, criteria_from_filters, listing_source, option_names, sdk_debug_set_aside, sessions_of_instances,
     sessions_of_regions)
 

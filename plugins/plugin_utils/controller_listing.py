@@ -4,11 +4,11 @@
 """Listing sessions from the controller (filters, the inventory plugin).
 
 Options are checked against the modules' own argument spec, then listed through the modules'
-own connection, pagination and retry code. The controller's process environment is left as it
-was: ``DEBUG=sdk`` is set aside only while the SDK runs.
+own connection, pagination and retry code (module_utils/listing.py). The controller's process
+environment is left as it was: ``DEBUG=sdk`` is set aside only while the SDK runs.
 
 Nothing here shows anything: the plugins show the connection's warnings and the warnings of the
-listing's threads through Display (plugins/plugin_utils/thread_warnings.py), which modules cannot import.
+listing's threads through Display (plugin_utils/thread_warnings.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,6 +19,7 @@ import contextlib
 import os
 
 from collections.abc import Mapping
+from typing import Any, Dict, Iterable, Iterator, List, MutableMapping, Optional, Set, Tuple, Union
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -27,30 +28,33 @@ from ansible_collections.alicloud.ecs.plugins.module_utils.connection import (
     Connection, OptionError, connection_argument_spec, option_secrets)
 from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import CredentialError
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError, filters_argument_spec
-from ansible_collections.alicloud.ecs.plugins.module_utils.enrichment import type_name
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, describe, remember_secrets, scrub
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
-    ListingFailure, list_sessions, listing_bounds, listing_bounds_argument_spec, listing_bounds_problem, query_plan)
+    ListingFailure, ListingResult, list_sessions, listing_argument_spec, listing_bounds, listing_problem, query_plan)
+from ansible_collections.alicloud.ecs.plugins.plugin_utils.enrichment import type_name
 
-LISTING_OPTIONS = dict({
-    'concurrency': dict(type='int', default=8),
-    'max_results': dict(type='int', default=100),
-}, **listing_bounds_argument_spec())
+LISTING_OPTIONS = listing_argument_spec(page_size=True)
 
 
 class ControllerError(Exception):
     """A failure to report to the user as it is: options named, no secret, no traceback."""
 
 
-def option_names(aliases=True):
+def _plugin_argument_spec() -> Dict[str, Dict[str, Any]]:
+    """The connection and listing options of the plugins: the modules' own specification of them."""
+    spec = connection_argument_spec()
+    spec.update(LISTING_OPTIONS)
+    return spec
+
+
+def option_names(aliases: bool = True) -> Union[Set[str], Dict[str, Tuple[str, ...]]]:
     """Every connection and listing option name a plugin accepts, with their aliases (a set).
 
     With ``aliases`` false: option name -> tuple of its aliases.
     """
-    spec = connection_argument_spec()
-    spec.update(LISTING_OPTIONS)
+    spec = _plugin_argument_spec()
     if not aliases:
-        return dict((name, tuple(option.get('aliases', ()))) for name, option in spec.items())
+        return {name: tuple(option.get('aliases', ())) for name, option in spec.items()}
     names = set(spec)
     for option in spec.values():
         names.update(option.get('aliases', ()))
@@ -58,7 +62,7 @@ def option_names(aliases=True):
 
 
 @contextlib.contextmanager
-def sdk_debug_set_aside(environ=None):
+def sdk_debug_set_aside(environ: Optional[MutableMapping[str, str]] = None) -> Iterator[None]:
     """Remove ``DEBUG=sdk`` while the SDK runs, so it prints no signed header; then put it back."""
     environ = os.environ if environ is None else environ
     saved = environ.get('DEBUG')
@@ -71,35 +75,31 @@ def sdk_debug_set_aside(environ=None):
             environ['DEBUG'] = saved
 
 
-def connect(options):
+def connect(options: Mapping) -> Connection:
     """A :class:`Connection` for plugin keyword arguments, validated like module options."""
-    spec = connection_argument_spec()
-    spec.update(LISTING_OPTIONS)
     # Masked in every message from here on (a proxy password, a key secret given to the wrong option).
     secrets = option_secrets(options)
     remember_secrets(secrets)
-    validated = ArgumentSpecValidator(spec).validate(dict(options))
+    validated = ArgumentSpecValidator(_plugin_argument_spec()).validate(dict(options))
     if validated.error_messages:
         raise ControllerError(scrub('; '.join(validated.error_messages), secrets))
     params = validated.validated_parameters
-    for name, low, high in (('concurrency', 1, 32), ('max_results', 1, 100)):
-        if not low <= params[name] <= high:
-            raise ControllerError('%s must be between %d and %d, got %d' % (name, low, high, params[name]))
-    if listing_bounds_problem(params):
-        raise ControllerError(listing_bounds_problem(params))
+    problem = listing_problem(params)
+    if problem:
+        raise ControllerError(problem)
     try:
         return Connection(params)
     except (OptionError, CredentialError) as error:
         raise ControllerError(scrub(str(error), secrets))
 
 
-def criteria_from_filters(filters):
+def criteria_from_filters(filters: Optional[Mapping]) -> Optional[Criteria]:
     """A :class:`Criteria` from a ``filters`` dictionary, checked like the modules' option; None when not given."""
     if filters is None:
         return None
     if not isinstance(filters, Mapping):
-        raise ControllerError('filters: expected a dictionary of criteria (username, status, created_after, ...); got %s'
-                              % type_name(filters))
+        raise ControllerError('filters: expected a dictionary of criteria (username, status, created_after, ...); '
+                              f'got {type_name(filters)}')
     validated = ArgumentSpecValidator({'filters': filters_argument_spec()}).validate({'filters': dict(filters)})
     if validated.error_messages:
         raise ControllerError('; '.join(validated.error_messages))
@@ -111,8 +111,8 @@ def criteria_from_filters(filters):
 
 def _require_sdk(alternative):
     if not sdk.HAS_ALIBABA_SDK:
-        raise ControllerError('the Python package %s is required to call Alibaba Cloud; install it on the controller%s'
-                              % (sdk.SDK_REQUIREMENT, alternative))
+        raise ControllerError(f'the Python package {sdk.SDK_REQUIREMENT} is required to call Alibaba Cloud; '
+                              f'install it on the controller{alternative}')
     # The SDK's loggers would print to the controller's stderr (an STS token in a failed refresh's URL).
     sdk.capture_sdk_logs()
 
@@ -125,13 +125,14 @@ def _list(connection, plan, criteria):
             return list_sessions(connection, plan, criteria, concurrency=connection.params['concurrency'],
                                  **listing_bounds(connection.params))
     except ListingFailure as failure:
-        action = 'Failed to list terminal sessions (%s)' % failure.key.label()
+        action = f'Failed to list terminal sessions ({failure.key.label()})'
         error = failure.error
-        message = describe(error, action) if isinstance(error, AlicloudError) else '%s: %s' % (action, error)
+        message = describe(error, action) if isinstance(error, AlicloudError) else f'{action}: {error}'
         raise ControllerError(scrub(message, connection.secrets()))
 
 
-def sessions_of_instances(connection, instance_ids, criteria=None):
+def sessions_of_instances(connection: Connection, instance_ids: Iterable[str],
+                          criteria: Optional[Criteria] = None) -> List[Dict[str, Any]]:
     """The sessions of ``instance_ids`` in the regions of ``connection`` (see :func:`connect`), newest first, each once."""
     if not instance_ids:
         return []
@@ -140,7 +141,7 @@ def sessions_of_instances(connection, instance_ids, criteria=None):
     return _list(connection, plan, criteria).sessions
 
 
-def listing_source(connection):
+def listing_source(connection: Connection) -> Dict[str, Any]:
     """What a region listing through ``connection`` depends on, without any secret: to tell cached listings apart."""
     params, source = connection.params, connection.credential_source
     return {
@@ -153,7 +154,7 @@ def listing_source(connection):
     }
 
 
-def sessions_of_regions(connection, criteria=None):
+def sessions_of_regions(connection: Connection, criteria: Optional[Criteria] = None) -> ListingResult:
     """Every session of the regions of ``connection`` (one listing per region), as a :class:`ListingResult`.
 
     A session is attributed to instances only through its connections' instance IDs.
