@@ -13,19 +13,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.playbooks import PlaybookRun
 
-class TasksRun:
+
+class TasksRun(PlaybookRun):
     """What one run produced: return code, output, and each case's registered result (None if it did not run)."""
 
-    def __init__(self, completed, results):
-        self.rc = completed.returncode
-        self.stdout = completed.stdout
-        self.stderr = completed.stderr
-        self.results = results
-
     @property
-    def output(self):
-        return self.stdout + self.stderr + json.dumps(self.results)
+    def results(self):
+        return self.result
+
+    @results.setter
+    def results(self, value):
+        self.result = value
 
 
 def run_tasks(runner, cases, verbosity=0, env=None, play_vars=None, inventory='localhost,', extra_args=(), timeout=300):

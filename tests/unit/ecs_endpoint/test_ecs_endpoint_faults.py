@@ -151,10 +151,10 @@ def test_reset_connection(make_endpoint, sdk):
 def test_hang_gives_read_timeout(make_endpoint, sdk):
     endpoint = make_endpoint(faults={'hang_on_call': 1, 'hang_seconds': 5})
     client = sdk.client(endpoint, read_timeout=300)
-    began = time.monotonic()
+    # The hang outlasts the read timeout: without the timeout the call would succeed after it, so the error says
+    # the timeout fired (no wall-clock bound here: on a loaded machine it proves nothing more).
     with pytest.raises(sdk.UnretryableException) as info:
         sdk.call(client, QUERY)
-    assert time.monotonic() - began < 3
     assert 'timed out' in str(info.value.inner_exception).lower()
     assert outcome(sdk, client) == 'ok'
 
