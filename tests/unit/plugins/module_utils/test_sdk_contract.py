@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 import uuid
 
 import pytest
@@ -101,10 +100,16 @@ def test_the_session_cache_still_lacks_a_lock(monkeypatch):
     factory = original_session_factory()
     built = []
     adapter = DaraCore.get_adapter
+    # Both threads must be inside the factory at once to get past this; a locked cache lets only one in, and the
+    # barrier then breaks after its timeout instead of deciding the outcome by how the threads were scheduled.
+    inside = threading.Barrier(2, timeout=10)
 
     def slow_adapter(*args, **kwargs):
         built.append(threading.get_ident())
-        time.sleep(0.2)  # what the SSL context costs, stretched so that both threads are inside at once
+        try:
+            inside.wait()
+        except threading.BrokenBarrierError:
+            pass
         return adapter(*args, **kwargs)
 
     monkeypatch.setattr(DaraCore, 'get_adapter', staticmethod(slow_adapter))
