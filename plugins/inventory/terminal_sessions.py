@@ -77,6 +77,13 @@ notes:
     sessions on this side and do not reduce the calls.
   - A listing that fails (after its retries) fails this inventory source, with the error code and request ID;
     Ansible then reports the source as not parsed and the hosts keep the variables of the other sources only.
+  - The records are evidence only if every session is recorded - M(alicloud.ecs.ecs_session_manager_info) reads
+    whether Session Manager is enabled and where each region delivers its session records (OSS, with which
+    encryption, or Simple Log Service), and M(alicloud.ecs.ecs_session_manager) sets that posture.
+seealso:
+  - module: alicloud.ecs.ecs_terminal_session_info
+  - module: alicloud.ecs.ecs_session_manager_info
+  - module: alicloud.ecs.ecs_session_manager
 '''
 
 EXAMPLES = r'''
