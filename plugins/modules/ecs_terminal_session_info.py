@@ -29,6 +29,7 @@ extends_documentation_fragment:
   - alicloud.ecs.alicloud
   - alicloud.ecs.alicloud.filters
   - alicloud.ecs.alicloud.listing
+  - alicloud.ecs.alicloud.result
 attributes:
   check_mode:
     description: Can run in check mode and return the same result as without it.
@@ -167,6 +168,19 @@ EXAMPLES = r'''
       port_forwarding: true
     query: "[].{id: session_id, user: username, port: port_number}"
   register: forwards
+
+- name: A fleet-wide check that needs only the per-instance summaries (a small result, also in AWX)
+  alicloud.ecs.ecs_terminal_session_info:
+    region_id: [cn-hangzhou, cn-shanghai]
+    return_keys: [summary_by_instance]
+  register: fleet
+
+- name: Who opened which session, without the connection details
+  alicloud.ecs.ecs_terminal_session_info:
+    region_id: cn-hangzhou
+    return_keys: [sessions]
+    session_fields: [session_id, creation_time, username, client_ip, instance_ids]
+  register: who
 '''
 
 RETURN = r'''
@@ -175,7 +189,8 @@ sessions:
     - The sessions, each once, newest first. Keys are snake_case; fields the service left empty are
       left out, except RV(sessions[].session_id), RV(sessions[].region_id), RV(sessions[].connections)
       and RV(sessions[].instance_ids).
-  returned: success
+    - With O(session_fields), only those fields of each session.
+  returned: success, unless O(return_keys) leaves it out
   type: list
   elements: dict
   contains:
@@ -258,7 +273,7 @@ sessions_by_instance:
       enrichment filters of this collection give full records keyed by instance.
     - With O(instance_id), the keys are exactly those IDs, each present even with no session. Otherwise
       every instance a session reached is a key. A session that reached several instances is listed under each.
-  returned: success
+  returned: success, unless O(return_keys) leaves it out
   type: dict
   sample:
     i-bp1i7gg30r52z2em0001: [s-hz023od0x9a1b2c3, s-hz023od0x9a1b2c0]
@@ -266,7 +281,8 @@ sessions_by_instance:
 summary_by_instance:
   description:
     - Instance ID to a summary of its sessions, with the same keys as RV(sessions_by_instance).
-  returned: success
+    - Always computed from the full session records, whatever O(return_keys) and O(session_fields) say.
+  returned: success, unless O(return_keys) leaves it out
   type: dict
   contains:
     session_count:
@@ -342,7 +358,8 @@ next_token:
   type: str
   sample: alicloud-ecs-1.eyJpIjoiIiwibSI6MTAwLCJvIjo1MCwiciI6ImNuLWhhbmd6aG91IiwicyI6IiIsInQiOiIifQ
 query_result:
-  description: The value of O(query) for the session list.
+  description:
+    - The value of O(query) for the session list (the full records, whatever O(return_keys) and O(session_fields) say).
   returned: when O(query) is given
   type: raw
   sample: [s-hz023od0x9a1b2c3]
@@ -387,11 +404,14 @@ api_calls:
   sample: 3
 '''
 
+import functools
+
 from ansible_collections.alicloud.ecs.plugins.module_utils.jmespath_query import HAS_JMESPATH, JMESPATH_IMPORT_ERROR, apply_query, compile_query
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import listing_argument_spec, query_plan
 from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule, selection_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import decode_resume_token, encode_resume_token
-from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import session_ids_by_instance, summary_by_instance
+from ansible_collections.alicloud.ecs.plugins.module_utils.result_shape import (
+    RETURN_KEYS, ResultShapeError, checked_return_keys, checked_session_fields, shaped_result)
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -404,6 +424,8 @@ def argument_spec():
         next_token=dict(type='str', no_log=False),
         query=dict(type='str'),
         on_region_error=dict(type='str', default='fail', choices=['fail', 'continue']),
+        return_keys=dict(type='list', elements='str', choices=list(RETURN_KEYS), default=list(RETURN_KEYS)),
+        session_fields=dict(type='list', elements='str'),
         **selection_argument_spec(),
         **listing_argument_spec(page_size=True)
     )
@@ -458,28 +480,31 @@ def main():
     instance_ids, session_ids = module.ids('instance_id', BLANK_ID), module.ids('session_id', BLANK_ID)
     plan, start = plan_and_start(module, instance_ids, session_ids)
     criteria, query = module.criteria(), compiled_query(module)
+    try:  # before any call: a field name that is not documented would otherwise cost a whole listing
+        checked_return_keys(module.params['return_keys'])
+        checked_session_fields(module.params['session_fields'])
+    except ResultShapeError as error:
+        module.fail_json(msg=str(error))
     module.require_sdk()
 
     listed = module.list_sessions(plan, criteria, max_items=module.params['max_items'], start=start,
                                   keep_going=module.params['on_region_error'] == 'continue')
-    sessions = listed.sessions
-    result = dict(
-        changed=False,
-        sessions=sessions,
-        sessions_by_instance=session_ids_by_instance(sessions, instance_ids or None),
-        summary_by_instance=summary_by_instance(sessions, instance_ids or None),
-        failed_regions=region_failures(module, listed),
-        request_ids=listed.request_ids,
-        api_calls=listed.api_calls,
-    )
+    failed_regions = region_failures(module, listed)
+    try:
+        shaped = shaped_result(listed.sessions, instance_ids, module.params['return_keys'], module.params['session_fields'],
+                               query=None if query is None else functools.partial(apply_query, query))
+    except ValueError as error:
+        module.fail_json(msg=str(error), api_calls=listed.api_calls)
+    query_given = 'query_result' in shaped
+    query_result = shaped.pop('query_result', None)
+    # The keys in the order they have always had: the session part, then the listing's facts, then query_result.
+    result = dict(changed=False, **shaped, failed_regions=failed_regions, request_ids=listed.request_ids,
+                  api_calls=listed.api_calls)
     resume = listed.listings[0].resume if len(listed.listings) == 1 else None
     if resume is not None:
         result['next_token'] = encode_resume_token(plan[0], resume)
-    if query is not None:
-        try:
-            result['query_result'] = apply_query(query, sessions)
-        except ValueError as error:
-            module.fail_json(msg=str(error), api_calls=listed.api_calls)
+    if query_given:
+        result['query_result'] = query_result
     module.exit_json(**result)
 
 
