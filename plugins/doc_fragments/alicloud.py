@@ -21,8 +21,11 @@ options:
       - An ID with white space or characters other than letters, digits, C(.), C(-) and C(_) (a newline read from a
         file, a list given for a string) is refused before any call.
       - Credentials are looked up in this order - options of the task, then environment variables,
-        then the SDK's default credential chain (CLI profile in C(~/.aliyun/config.json), the
-        credentials file C(~/.alibabacloud/credentials.ini), an ECS instance RAM role, OIDC).
+        then the SDK's default credential chain, in the SDK's order - OIDC of ACK RRSA when
+        E(ALIBABA_CLOUD_ROLE_ARN), E(ALIBABA_CLOUD_OIDC_PROVIDER_ARN) and E(ALIBABA_CLOUD_OIDC_TOKEN_FILE) are all set
+        (then OIDC alone, never falling back to another identity such as the node's instance role), the current CLI
+        profile in C(~/.aliyun/config.json), the credentials file (E(ALIBABA_CLOUD_CREDENTIALS_FILE) or
+        C(~/.alibabacloud/credentials.ini)), an ECS instance RAM role, E(ALIBABA_CLOUD_CREDENTIALS_URI).
         When keys are given, the default chain is never built.
     type: str
     aliases: [access_key, alicloud_access_key]
@@ -52,6 +55,11 @@ options:
         O(shared_credentials_file)).
       - When no option or environment variable gives keys, E(ALIBABA_CLOUD_PROFILE) or
         E(ALICLOUD_PROFILE) is used.
+      - Profiles of mode C(AK), C(StsToken), C(RamRoleArn), C(ChainableRamRoleArn) (with its C(source_profile)
+        chain) and C(EcsRamRole) are read and built by the collection, so O(sts_endpoint) and the connection options
+        apply to their calls; a profile that cannot work (a role ARN of another form, a missing key, a loop of
+        source profiles) fails before any call, naming the file, the profile and the field. The other modes
+        (C(OIDC), C(CloudSSO), C(OAuth), C(External)) are handed to the SDK as they are, and are not tested.
     type: str
   shared_credentials_file:
     description:
@@ -75,6 +83,33 @@ options:
       - Lifetime in seconds of the credentials obtained by assuming O(ram_role_arn), 900 to 43200; only with
         O(ram_role_arn).
     type: int
+  external_id:
+    description:
+      - The external ID the trust policy of O(ram_role_arn) asks for (AssumeRole's C(ExternalId)), for example when
+        a central team assumes a role in a customer's account. 2 to 1224 letters, digits and the characters C(_+=,.@:/-);
+        a value with a control character or anything else is refused before any call. Only with O(ram_role_arn).
+    type: str
+  role_policy:
+    description:
+      - A RAM policy document that narrows what the credentials obtained by assuming O(ram_role_arn) may do
+        (AssumeRole's C(Policy)), as a dictionary or its JSON text, at most 2048 characters. Text that is not a JSON
+        object is refused before any call. Only with O(ram_role_arn).
+    type: raw
+  sts_endpoint:
+    description:
+      - The STS endpoint as C(host[:port]), without a scheme (STS is always called over https), for every STS call
+        the credentials need - assuming O(ram_role_arn), a CLI profile of mode C(RamRoleArn) or
+        C(ChainableRamRoleArn), and OIDC from E(ALIBABA_CLOUD_ROLE_ARN), E(ALIBABA_CLOUD_OIDC_PROVIDER_ARN) and
+        E(ALIBABA_CLOUD_OIDC_TOKEN_FILE) (ACK RRSA).
+      - When not given - the C(sts_region) (and C(enable_vpc)) of such a CLI profile; with O(endpoint_type=vpc),
+        C(sts-vpc.<region>.aliyuncs.com) of the first region of O(region_id), so that a host in a VPC without internet
+        access can assume roles; the region in E(ALIBABA_CLOUD_STS_REGION) (C(sts-vpc) when
+        E(ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED) is C(true)); else C(sts.aliyuncs.com).
+      - O(ca_bundle), O(https_proxy) and the timeouts apply to the STS calls too; O(validate_certs) does not (STS
+        certificates are always checked). The instance metadata service of O(ecs_ram_role) is never reached through
+        a proxy. The CLI profile modes the collection hands to the SDK as they are (C(OIDC), C(CloudSSO), C(OAuth),
+        C(External)) use the SDK's own STS settings.
+    type: str
   ecs_ram_role:
     description:
       - Name of the RAM role attached to the ECS instance the module runs on; its credentials come
@@ -121,6 +156,8 @@ options:
   ca_bundle:
     description:
       - Path of a PEM file of certificate authorities to verify the endpoint with.
+      - Also trusted for the STS calls of the credentials (see O(sts_endpoint)), in addition to the system's
+        authorities; no process-wide setting such as E(SSL_CERT_FILE) is changed.
     type: path
   http_proxy:
     description:
@@ -208,8 +245,11 @@ options:
       - An ID with white space or characters other than letters, digits, C(.), C(-) and C(_) (a newline read from a
         file, a list given for a string) is refused before any call.
       - Credentials are looked up in this order - options in the configuration file, then environment variables,
-        then the SDK's default credential chain (CLI profile in C(~/.aliyun/config.json), the
-        credentials file C(~/.alibabacloud/credentials.ini), an ECS instance RAM role, OIDC).
+        then the SDK's default credential chain, in the SDK's order - OIDC of ACK RRSA when
+        E(ALIBABA_CLOUD_ROLE_ARN), E(ALIBABA_CLOUD_OIDC_PROVIDER_ARN) and E(ALIBABA_CLOUD_OIDC_TOKEN_FILE) are all set
+        (then OIDC alone, never falling back to another identity such as the node's instance role), the current CLI
+        profile in C(~/.aliyun/config.json), the credentials file (E(ALIBABA_CLOUD_CREDENTIALS_FILE) or
+        C(~/.alibabacloud/credentials.ini)), an ECS instance RAM role, E(ALIBABA_CLOUD_CREDENTIALS_URI).
         When keys are given, the default chain is never built.
     type: str
     env:
@@ -250,6 +290,11 @@ options:
         O(shared_credentials_file)).
       - When no option or environment variable gives keys, E(ALIBABA_CLOUD_PROFILE) or
         E(ALICLOUD_PROFILE) is used.
+      - Profiles of mode C(AK), C(StsToken), C(RamRoleArn), C(ChainableRamRoleArn) (with its C(source_profile)
+        chain) and C(EcsRamRole) are read and built by the collection, so O(sts_endpoint) and the connection options
+        apply to their calls; a profile that cannot work (a role ARN of another form, a missing key, a loop of
+        source profiles) fails before any call, naming the file, the profile and the field. The other modes
+        (C(OIDC), C(CloudSSO), C(OAuth), C(External)) are handed to the SDK as they are, and are not tested.
     type: str
     env:
       - name: ALIBABA_CLOUD_PROFILE
@@ -278,6 +323,33 @@ options:
       - Lifetime in seconds of the credentials obtained by assuming O(ram_role_arn), 900 to 43200; only with
         O(ram_role_arn).
     type: int
+  external_id:
+    description:
+      - The external ID the trust policy of O(ram_role_arn) asks for (AssumeRole's C(ExternalId)), for example when
+        a central team assumes a role in a customer's account. 2 to 1224 letters, digits and the characters C(_+=,.@:/-);
+        a value with a control character or anything else is refused before any call. Only with O(ram_role_arn).
+    type: str
+  role_policy:
+    description:
+      - A RAM policy document that narrows what the credentials obtained by assuming O(ram_role_arn) may do
+        (AssumeRole's C(Policy)), as a dictionary or its JSON text, at most 2048 characters. Text that is not a JSON
+        object is refused before any call. Only with O(ram_role_arn).
+    type: raw
+  sts_endpoint:
+    description:
+      - The STS endpoint as C(host[:port]), without a scheme (STS is always called over https), for every STS call
+        the credentials need - assuming O(ram_role_arn), a CLI profile of mode C(RamRoleArn) or
+        C(ChainableRamRoleArn), and OIDC from E(ALIBABA_CLOUD_ROLE_ARN), E(ALIBABA_CLOUD_OIDC_PROVIDER_ARN) and
+        E(ALIBABA_CLOUD_OIDC_TOKEN_FILE) (ACK RRSA).
+      - When not given - the C(sts_region) (and C(enable_vpc)) of such a CLI profile; with O(endpoint_type=vpc),
+        C(sts-vpc.<region>.aliyuncs.com) of the first region of O(region_id), so that a host in a VPC without internet
+        access can assume roles; the region in E(ALIBABA_CLOUD_STS_REGION) (C(sts-vpc) when
+        E(ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED) is C(true)); else C(sts.aliyuncs.com).
+      - O(ca_bundle), O(https_proxy) and the timeouts apply to the STS calls too; O(validate_certs) does not (STS
+        certificates are always checked). The instance metadata service of O(ecs_ram_role) is never reached through
+        a proxy. The CLI profile modes the collection hands to the SDK as they are (C(OIDC), C(CloudSSO), C(OAuth),
+        C(External)) use the SDK's own STS settings.
+    type: str
   ecs_ram_role:
     description:
       - Name of the RAM role attached to the ECS instance the module runs on; its credentials come
@@ -328,6 +400,8 @@ options:
   ca_bundle:
     description:
       - Path of a PEM file of certificate authorities to verify the endpoint with.
+      - Also trusted for the STS calls of the credentials (see O(sts_endpoint)), in addition to the system's
+        authorities; no process-wide setting such as E(SSL_CERT_FILE) is changed.
     type: path
   http_proxy:
     description:

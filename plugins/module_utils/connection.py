@@ -50,6 +50,9 @@ def connection_argument_spec() -> Dict[str, dict]:
         ram_role_arn=dict(type='str', aliases=['assume_role_arn']),
         role_session_name=dict(type='str'),
         role_session_expiration=dict(type='int'),
+        external_id=dict(type='str', no_log=False),
+        role_policy=dict(type='raw'),
+        sts_endpoint=dict(type='str'),
         ecs_ram_role=dict(type='str', aliases=['ecs_role_name']),
         region_id=dict(type='list', elements='str', required=True, aliases=['region', 'alicloud_region'],
                        fallback=(first_set_env_fallback, list(creds.ENV_REGION))),
@@ -118,10 +121,11 @@ def validate_connection(params: Mapping[str, Any]) -> List[str]:
             regions.append(region)
     if not regions:
         raise OptionError('region_id needs at least one region (for example cn-hangzhou)')
-    if params.get('endpoint'):
-        problem = endpoint_problem(params['endpoint'])
-        if problem:
-            raise OptionError(f"endpoint {_shown(params['endpoint'])}: {problem}")
+    for name in ('endpoint', 'sts_endpoint'):
+        if params.get(name):
+            problem = endpoint_problem(params[name])
+            if problem:
+                raise OptionError(f'{name} {_shown(params[name])}: {problem}')
     _check_range(params, 'connect_timeout', 0.001, 300)
     _check_range(params, 'read_timeout', 0.001, 600)
     _check_range(params, 'retries', 0, 100)
@@ -154,27 +158,28 @@ def _check_readable(name, path):
         raise OptionError(f'{name}: cannot read {_shown(path)}')
 
 
-# Checked with fullmatch: ``$`` also matches before a final newline.
-_ROLE_ARN_RE = re.compile(r'acs:ram::[0-9]{1,32}:role/[A-Za-z0-9.@_+=,/-]{1,256}')
-_ROLE_SESSION_NAME_RE = re.compile(r'[A-Za-z0-9.@_-]{2,64}')
-# An ECS instance RAM role name goes into the path of the metadata URL.
-_ECS_RAM_ROLE_RE = re.compile(r'[A-Za-z0-9._-]{1,64}')
 # A profile name is looked up in a file, never sent: anything visible, no control character, no outer white space.
 _PROFILE_RE = re.compile(r'[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,126}[^\x00-\x20\x7f])?')
 
 
 def _check_role(params):
     arn = params.get('ram_role_arn')
-    if arn and not _ROLE_ARN_RE.fullmatch(arn):
+    if arn and not creds.ROLE_ARN_RE.fullmatch(arn):
         raise OptionError(f'ram_role_arn: {_shown(arn)} is not the ARN of a RAM role (acs:ram::<account ID>:role/<role name>)')
-    for name in ('role_session_name', 'role_session_expiration'):
+    for name in ('role_session_name', 'role_session_expiration', 'external_id', 'role_policy'):
         if params.get(name) is not None and not arn:
             raise OptionError(f'{name} is only used with ram_role_arn, which is not set')
+    problem = creds.external_id_problem(params.get('external_id'))
+    if problem:
+        raise OptionError(f'external_id: {problem}; the value is not shown')
+    problem = creds.role_policy_problem(params.get('role_policy'))
+    if problem:
+        raise OptionError(f'role_policy: {problem}')
     name = params.get('role_session_name')
-    if name is not None and not _ROLE_SESSION_NAME_RE.fullmatch(name):
+    if name is not None and not creds.ROLE_SESSION_NAME_RE.fullmatch(name):
         raise OptionError(f'role_session_name: {_shown(name)} is not a session name (2 to 64 letters, digits and . @ - _)')
     role = params.get('ecs_ram_role')
-    if role and not _ECS_RAM_ROLE_RE.fullmatch(role):
+    if role and not creds.ECS_RAM_ROLE_RE.fullmatch(role):
         raise OptionError(f'ecs_ram_role: {_shown(role)} is not the name of a RAM role (1 to 64 letters, digits and . - _)')
 
 
@@ -195,7 +200,8 @@ class Connection:
     def __init__(self, params: Dict[str, Any], environ: Optional[Mapping[str, str]] = None):
         self.params = params
         self.region_ids = validate_connection(params)
-        self.credential_source = creds.resolve(params, os.environ if environ is None else environ)
+        self.environ = os.environ if environ is None else environ
+        self.credential_source = creds.plan(creds.resolve(params, self.environ), self.environ)
         # Known before any call: every message of this process masks them from now on, wherever it is built.
         remember_secrets(self.secrets())
         self._clients = {}
@@ -223,7 +229,7 @@ class Connection:
             client = self._clients.get(endpoint)
             if client is None:
                 if self._credential is None:
-                    self._credential = sdk.build_credential(self.credential_source)
+                    self._credential = sdk.build_credential(self.credential_source, self.sts_settings())
                 settings = {name: self.params.get(name) for name in (
                     'protocol', 'validate_certs', 'ca_bundle', 'connect_timeout', 'read_timeout')}
                 # Rebuilt with the user and password %-encoded: urllib3 would split a raw ``#`` or ``?`` in a password
@@ -233,6 +239,21 @@ class Connection:
                 settings.update(endpoint=endpoint, pool_size=pool_size)
                 client = self._clients[endpoint] = sdk.RpcClient(settings, self.credential_source, self._credential)
         return client
+
+    def sts_settings(self) -> Dict[str, Any]:
+        """How the credential providers reach STS and the metadata service: the STS endpoint (see
+        :func:`endpoints.sts_endpoint_for`), the https proxy (never for the metadata service), timeouts. ca_bundle
+        reaches the STS calls through the API call that needs the credentials (see ``sdk.credential_calls``)."""
+        params = self.params
+        return dict(
+            endpoint=params.get('sts_endpoint'),
+            endpoint_type=params['endpoint_type'],
+            region_ids=list(self.region_ids),
+            environ=self.environ,
+            https_proxy=parse_proxy(params['https_proxy']).url if params.get('https_proxy') else None,
+            connect_timeout=params.get('connect_timeout'),
+            read_timeout=params.get('read_timeout'),
+        )
 
     def secrets(self) -> List[str]:
         """Every secret value these options carry, for scrubbing messages: key secret, STS token (from the options or

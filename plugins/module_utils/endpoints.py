@@ -11,7 +11,7 @@ import base64
 import ipaddress
 import re
 
-from typing import List, Optional
+from typing import List, Mapping, Optional, Sequence
 from urllib.parse import quote, unquote
 
 ENDPOINT_TYPES = ('public', 'vpc')
@@ -82,6 +82,34 @@ def endpoint_for(region_id: str, endpoint_type: str = 'public', override: Option
     if override:
         return override
     return _HOST_PATTERNS[endpoint_type].format(region=region_id)
+
+
+STS_PUBLIC_ENDPOINT = 'sts.aliyuncs.com'
+
+
+def sts_endpoint_for(override: Optional[str] = None, endpoint_type: str = 'public', region_ids: Sequence[str] = (),
+                     profile_region: Optional[str] = None, profile_vpc: Optional[bool] = None,
+                     environ: Optional[Mapping[str, str]] = None) -> str:
+    """The host[:port] of the STS endpoint for the role assumptions of a task, first rule that applies.
+
+    ``override`` (the sts_endpoint option); a CLI profile's own ``sts_region`` (and ``enable_vpc``);
+    ``endpoint_type`` vpc: ``sts-vpc.<first region>.aliyuncs.com``, so that a controller in a VPC without internet
+    can assume roles; the SDK's variables ALIBABA_CLOUD_STS_REGION and ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED;
+    ``sts.aliyuncs.com``.
+    """
+    environ = environ or {}
+    env_vpc = (environ.get('ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED') or '').strip().lower() == 'true'
+    if override:
+        return override
+    if profile_region:
+        return '%s.%s.aliyuncs.com' % ('sts-vpc' if (profile_vpc if profile_vpc is not None else env_vpc) else 'sts',
+                                       profile_region)
+    if endpoint_type == 'vpc' and region_ids:
+        return 'sts-vpc.%s.aliyuncs.com' % region_ids[0]
+    env_region = environ.get('ALIBABA_CLOUD_STS_REGION')
+    if env_region:
+        return '%s.%s.aliyuncs.com' % ('sts-vpc' if env_vpc else 'sts', env_region)
+    return STS_PUBLIC_ENDPOINT
 
 
 class ProxyError(ValueError):

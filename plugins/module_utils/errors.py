@@ -245,16 +245,44 @@ def remember_secrets(values: Iterable[Optional[str]]) -> None:
     SECRETS.add(values)
 
 
+# Request parameters whose values are secret or lead to one, masked by their place wherever they appear (the URL of an
+# STS call in an SDK log line or exception holds the OIDC token, the caller's STS token and a signature), even when
+# the value was never known to this process: a secret the SDK read from a profile or the metadata service.
+SECRET_PARAMETERS = ('SecurityToken', 'OIDCToken', 'Signature', 'AccessKeyId', 'AccessKeySecret')
+_NAMES = '(?:%s)' % '|'.join(SECRET_PARAMETERS)
+# What a query value can hold before the next parameter or the end of the URL and of the text around it.
+_VALUE = r"""[^&\s'"<>#)\]},;\\]"""
+_STRUCTURE_PATTERNS = (
+    # name=value in a query, or after a comma or a space (the Signature in an Authorization header).
+    re.compile(r'(?<![A-Za-z0-9_.%%-])(%s=)(%s+)' % (_NAMES, _VALUE), re.IGNORECASE),
+    # The same %%-encoded once or twice: a URL inside another URL's query (%%26Name%%3Dvalue, %%2526Name%%253Dvalue).
+    re.compile(r'((?:%%(?:25)*(?:26|3F|2C|20))%s%%(?:25)*3D)((?:(?!%%(?:25)*26)%s)+)' % (_NAMES, _VALUE), re.IGNORECASE),
+    # A mapping printed as repr or JSON: 'SecurityToken': 'value', "OIDCToken": "value", escaped quotes too.
+    re.compile(r"""((?:\\*['"])%s(?:\\*['"])\s*[:=]\s*(?:\\*['"]))((?:(?!\\*['"]).)+)""" % _NAMES, re.IGNORECASE),
+    # The access key ID in an Authorization header (V3 signature): ``ACS3-HMAC-SHA256 Credential=<id>,``.
+    re.compile(r'(ACS3-HMAC-SHA256\s+Credential=)([^,\s]+)', re.IGNORECASE),
+    # The STS token header in the SDK's DEBUG=sdk request log: ``x-acs-security-token : value``.
+    re.compile(r"""(x-acs-security-token['"]?\s*[:=]\s*['"]?)([^\s'",}]+)""", re.IGNORECASE),
+)
+
+
+def scrub_structure(text: str) -> str:
+    """``text`` with the values of :data:`SECRET_PARAMETERS` masked by their place (query, header, mapping)."""
+    for pattern in _STRUCTURE_PATTERNS:
+        text = pattern.sub(lambda match: match.group(1) + MASK, text)
+    return text
+
+
 def scrub(text: Any, secrets: Iterable[Optional[str]] = ()) -> Any:
     """``text`` with every secret masked, in any encoding it can take in output.
 
     Masks ``secrets`` and every remembered secret (:func:`remember_secrets`): raw, %-encoded (``quote`` and
     ``quote_plus``, either hex case), repr-escaped and JSON-escaped, or any mix of these, and also the value without
-    surrounding white space.
+    surrounding white space; then the values of secret request parameters by their place (:func:`scrub_structure`).
     """
     if not text or not isinstance(text, str):
         return text
     variants = _variants(list(secrets or ()) + list(SECRETS.values()))
-    if not variants:
-        return text
-    return SECRETS.pattern(variants).sub(MASK, text)
+    if variants:
+        text = SECRETS.pattern(variants).sub(MASK, text)
+    return scrub_structure(text)

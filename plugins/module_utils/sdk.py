@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import socket
 import threading
 
@@ -25,6 +26,7 @@ from importlib.util import find_spec
 from typing import Any, Dict, List, MutableMapping, Optional
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from ansible_collections.alicloud.ecs.plugins.module_utils import credentials as creds
 from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import CredentialSource
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import (
     RETRYABLE_CODES, AlicloudError, excerpt, is_retryable_status, remember_secrets, scrub,
@@ -146,63 +148,268 @@ def neutralise_sdk_debug(environ: Optional[MutableMapping[str, str]] = None) -> 
         del environ['DEBUG']
 
 
-def build_credential(source: CredentialSource) -> Any:
-    """An SDK credential client for a :class:`CredentialSource`, or None when static keys go into Config.
+# Error codes of a temporary credential that expired between the SDK's check and the service's: the page is sent once
+# more with credentials renewed (a fresh STS call or metadata read). POP APIs such as ECS answer
+# InvalidSecurityToken.Expired (HTTP 400); SecurityTokenExpired is the same condition as OSS words it.
+EXPIRED_TOKEN_CODES = frozenset(('InvalidSecurityToken.Expired', 'SecurityTokenExpired'))
+# The instance metadata service: never reached through a proxy (a proxy on another instance would answer with that
+# instance's role).
+METADATA_HOST = '100.100.100.200'
 
-    The credentials it obtains (the temporary ones of an assumed role or an instance role) are remembered as
-    secrets as soon as they arrive, so that every message masks them.
+
+class Credential:
+    """The SDK credential client of a task (``client``, for ``Config.credential``) and the provider behind it.
+
+    The SDK client asks the provider for keys on every call (never one key for a whole run); :meth:`renew` throws the
+    provider tree away and builds it again, so that the next call obtains new temporary credentials even when the
+    SDK's cache still holds keys it believes valid.
+    """
+
+    def __init__(self, factory, label: str) -> None:
+        from alibabacloud_credentials.client import Client as CredentialClient
+        self.label = label
+        self._factory = factory
+        self._lock = threading.Lock()
+        self.generation = 0
+        self._provider = factory()
+        self.client = CredentialClient(provider=_TaskProvider(self))
+
+    def provider(self) -> Any:
+        with self._lock:
+            return self._provider
+
+    def renew(self, generation: int) -> None:
+        """A new provider tree, unless another thread renewed since ``generation`` (one STS call for all of them)."""
+        with self._lock:
+            if generation == self.generation:
+                try:
+                    self._provider = self._factory()
+                except AlicloudError:
+                    raise
+                except Exception as error:  # pylint: disable=broad-except
+                    raise credential_error(self.label, error)
+                self.generation += 1
+
+    def credentials(self) -> Any:
+        """Current credentials from the provider tree; an AlicloudError naming the source when they cannot be had."""
+        provider = self.provider()
+        try:
+            found = provider.get_credentials()
+        except AlicloudError:
+            raise
+        except Exception as error:  # pylint: disable=broad-except
+            raise credential_error(self.label, error)
+        if found is None:
+            raise AlicloudError('No credentials from %s' % self.label, code='CredentialsNotFound')
+        return remember_credentials(found)
+
+
+# The query of a URL quoted in an HTTP library's error (``with url: /?Action=AssumeRole&...``): long, and of no use to
+# the reader (its secrets would be masked anyway); the cause that follows is what matters.
+_QUOTED_QUERY_RE = re.compile(r'(url: \S*?)\?\S+')
+
+
+def credential_error(label: str, error: BaseException) -> AlicloudError:
+    """The error for credentials that could not be obtained from ``label``: not retried, the SDK's text scrubbed."""
+    text = getattr(error, 'message', None) or str(error) or type(error).__name__
+    text = _QUOTED_QUERY_RE.sub(r'\1?(query not shown)', text)
+    return AlicloudError('Could not obtain credentials from %s: %s' % (label, excerpt(text, 600)),
+                         code='CredentialsNotFound', retryable=False)
+
+
+class _TaskProvider:
+    """What the SDK's credential client calls: the three methods of ICredentialsProvider (alibabacloud-credentials-api
+    1.0.1, which alibabacloud-credentials 1.0.12's Client calls without checking the type)."""
+
+    def __init__(self, credential):
+        self.credential = credential
+
+    def get_credentials(self):
+        return self.credential.credentials()
+
+    async def get_credentials_async(self):
+        return self.credential.credentials()
+
+    def get_provider_name(self):
+        return self.credential.provider().get_provider_name()
+
+
+class _ChainProvider:
+    """The default chain, as the SDK's DefaultCredentialsProvider walks it, with the providers the collection builds.
+
+    ``entries`` are (label, factory) pairs tried in order; the first that gives credentials is used from then on.
+    """
+
+    def __init__(self, entries):
+        self._entries = entries
+        self._used = None
+
+    def get_credentials(self):
+        if self._used is not None:
+            return self._used.get_credentials()
+        problems = []
+        for label, factory in self._entries:
+            try:
+                provider = factory()
+                found = provider.get_credentials()
+            except Exception as error:  # pylint: disable=broad-except
+                problems.append('%s: %s' % (label, excerpt(getattr(error, 'message', None) or str(error), 200)))
+                continue
+            if found is not None:
+                self._used = provider
+                return found
+        raise AlicloudError('No credentials found in the default chain (%s)' % '; '.join(problems),
+                            code='CredentialsNotFound')
+
+    async def get_credentials_async(self):
+        return self.get_credentials()
+
+    def get_provider_name(self):
+        return 'default'
+
+
+def build_credential(source: CredentialSource, sts: Optional[Dict[str, Any]] = None) -> Optional[Credential]:
+    """A :class:`Credential` for a :class:`CredentialSource`, or None when static keys go into Config.
+
+    ``sts`` (see ``Connection.sts_settings``): the STS endpoint option, endpoint type and regions, ca_bundle, the https
+    proxy and the timeouts, which apply to every STS call the collection builds (``ram_role_arn``, CLI profiles of mode
+    RamRoleArn and ChainableRamRoleArn, OIDC); the metadata service is never reached through a proxy. The credentials
+    obtained are remembered as secrets as soon as they arrive, so that every message masks them.
     """
     if source.kind == 'access_key' and not source.role_arn:
         return None
     capture_sdk_logs()
-    from alibabacloud_credentials.client import Client as CredentialClient
+    sts = dict(sts or {})
+    try:
+        return Credential(lambda: _provider_tree(source, sts), source.describe())
+    except AlicloudError:
+        raise
+    except Exception as error:  # pylint: disable=broad-except
+        raise credential_error(source.describe(), error)
+
+
+def _providers():
     from alibabacloud_credentials import provider as providers
-    if source.kind == 'access_key':
-        if source.security_token:
-            base = providers.StaticSTSCredentialsProvider(access_key_id=source.access_key_id,
-                                                          access_key_secret=source.access_key_secret,
-                                                          security_token=source.security_token)
-        else:
-            base = providers.StaticAKCredentialsProvider(access_key_id=source.access_key_id,
-                                                         access_key_secret=source.access_key_secret)
-    elif source.kind == 'ecs_ram_role':
-        base = providers.EcsRamRoleCredentialsProvider(role_name=source.role_name)
-    elif source.kind == 'profile':
-        base = providers.CLIProfileCredentialsProvider(profile_name=source.profile, profile_file=source.profile_file)
-    else:
-        base = providers.DefaultCredentialsProvider()
-    if source.role_arn:
-        options = dict(credentials_provider=base, role_arn=source.role_arn)
-        if source.role_session_name:
-            options['role_session_name'] = source.role_session_name
-        if source.role_session_expiration:
-            options['duration_seconds'] = source.role_session_expiration
-        base = providers.RamRoleArnCredentialsProvider(**options)
-    return CredentialClient(provider=_remembering_provider(base))
+    return providers
 
 
-class _RememberingProvider:
-    """A credentials provider that remembers the secrets of what ``wrapped`` returns.
+def _http_options(sts, proxy=True, timeouts=True):
+    from alibabacloud_credentials.http import HttpOptions
+    return HttpOptions(proxy=sts.get('https_proxy') if proxy else None,
+                       connect_timeout=_milliseconds(sts.get('connect_timeout')) if timeouts else None,
+                       read_timeout=_milliseconds(sts.get('read_timeout')) if timeouts else None)
 
-    Has the three methods of ICredentialsProvider (alibabacloud-credentials-api 1.0.1, which alibabacloud-credentials
-    1.0.12's Client calls without checking the type); the package itself is not a requirement of this collection.
+
+def _sts_endpoint(sts, profile_region=None, profile_vpc=None):
+    from ansible_collections.alicloud.ecs.plugins.module_utils.endpoints import sts_endpoint_for
+    return sts_endpoint_for(sts.get('endpoint'), sts.get('endpoint_type') or 'public', sts.get('region_ids') or (),
+                            profile_region, profile_vpc, sts.get('environ') or os.environ)
+
+
+def _static(key_id, secret, token=None):
+    providers = _providers()
+    if token:
+        return providers.StaticSTSCredentialsProvider(access_key_id=key_id, access_key_secret=secret,
+                                                      security_token=token)
+    return providers.StaticAKCredentialsProvider(access_key_id=key_id, access_key_secret=secret)
+
+
+def _assume_role(base, sts, role_arn, session_name=None, duration=None, policy=None, external_id=None,
+                 profile_region=None, profile_vpc=None):
+    """A RamRoleArnCredentialsProvider with the STS endpoint, proxy and timeouts of the task."""
+    options = dict(credentials_provider=base, role_arn=role_arn, sts_endpoint=_sts_endpoint(sts, profile_region, profile_vpc),
+                   http_options=_http_options(sts))
+    for name, value in (('role_session_name', session_name), ('duration_seconds', duration),
+                        ('policy', creds.sts_policy_text(policy)), ('external_id', external_id)):
+        if value:
+            options[name] = value
+    return _providers().RamRoleArnCredentialsProvider(**options)
+
+
+def _ecs_role(role_name, sts, timeouts=True):
+    """The instance RAM role from the metadata service: no proxy, no background refresh thread, hardened mode only.
+
+    Without disable_imds_v1 the SDK repeats a refused token-mode read without the token (IMDSv1), and a role the
+    service does not know (404) would be reported as that second read's 401.
     """
-
-    def __init__(self, wrapped):
-        self.wrapped = wrapped
-
-    def get_credentials(self):
-        return remember_credentials(self.wrapped.get_credentials())
-
-    async def get_credentials_async(self):
-        return remember_credentials(await self.wrapped.get_credentials_async())
-
-    def get_provider_name(self):
-        return self.wrapped.get_provider_name()
+    return _providers().EcsRamRoleCredentialsProvider(role_name=role_name, disable_imds_v1=True,
+                                                      http_options=_http_options(sts, False, timeouts),
+                                                      async_update_enabled=False)
 
 
-def _remembering_provider(provider):
-    return _RememberingProvider(provider)
+def _oidc(oidc, sts):
+    return _providers().OIDCRoleArnCredentialsProvider(
+        role_arn=oidc.role_arn, oidc_provider_arn=oidc.provider_arn, oidc_token_file_path=oidc.token_file,
+        role_session_name=oidc.role_session_name, sts_endpoint=_sts_endpoint(sts), http_options=_http_options(sts))
+
+
+def _profile_provider(plan, sts):
+    """The provider of a CLI profile: built here for the modes of BUILT_PROFILE_MODES, by the SDK for the others."""
+    if not plan.built:
+        return _providers().CLIProfileCredentialsProvider(profile_name=plan.name, profile_file=plan.file)
+    if plan.mode == 'AK':
+        return _static(plan.access_key_id, plan.access_key_secret)
+    if plan.mode == 'StsToken':
+        return _static(plan.access_key_id, plan.access_key_secret, plan.security_token)
+    if plan.mode == 'EcsRamRole':
+        return _ecs_role(plan.role_name, sts)
+    if plan.mode == 'RamRoleArn':
+        base = _static(plan.access_key_id, plan.access_key_secret)
+    else:  # ChainableRamRoleArn
+        base = _profile_provider(plan.source, sts)
+    return _assume_role(base, sts, plan.role_arn, plan.role_session_name, plan.duration_seconds, plan.policy,
+                        plan.external_id, plan.sts_region, plan.enable_vpc)
+
+
+def _cli_profile_of_chain(sts):
+    """The current CLI profile, for the default chain (read when the chain gets to it)."""
+    environ = sts.get('environ') or os.environ
+    file = creds.default_cli_config(environ)
+    if not os.path.isfile(file):
+        raise AlicloudError('no CLI configuration file %s' % file)
+    try:
+        plan = creds.cli_profile_plan(creds.read_cli_config(file), environ.get('ALIBABA_CLOUD_PROFILE'), file)
+    except creds.CredentialError as error:
+        raise AlicloudError(str(error))
+    remember_secrets(plan.secrets())
+    return _profile_provider(plan, sts)
+
+
+def _default_chain(source, sts):
+    """The SDK's default chain (environment keys are resolved before: credentials.resolve), OIDC first and alone."""
+    if source.oidc is not None:
+        # Set by all three RRSA variables: used alone, never falling back to another identity (the node's role).
+        return _oidc(source.oidc, sts)
+    environ = sts.get('environ') or os.environ
+    providers = _providers()
+    entries = []
+    if not creds.is_true(environ.get(creds.ENV_CLI_PROFILE_DISABLED)):
+        entries.append(('CLI profile', lambda: _cli_profile_of_chain(sts)))
+    entries.append(('credentials file', providers.ProfileCredentialsProvider))
+    if not creds.is_true(environ.get(creds.ENV_ECS_METADATA_DISABLED)):
+        # The SDK's own short timeouts (1 s): off ECS, nothing answers at the metadata address.
+        entries.append(('ECS instance RAM role', lambda: _ecs_role(None, sts, timeouts=False)))
+    if environ.get(creds.ENV_CREDENTIALS_URI):
+        entries.append(('credentials URI', providers.URLCredentialsProvider))
+    return _ChainProvider(entries)
+
+
+def _provider_tree(source, sts):
+    """Every provider ``source`` needs, new (no cached credentials)."""
+    if source.kind == 'access_key':
+        base = _static(source.access_key_id, source.access_key_secret, source.security_token)
+    elif source.kind == 'ecs_ram_role':
+        base = _ecs_role(source.role_name, sts)
+    elif source.kind == 'profile' and source.profile_plan is not None:
+        base = _profile_provider(source.profile_plan, sts)
+    elif source.kind == 'profile':
+        base = _providers().CLIProfileCredentialsProvider(profile_name=source.profile, profile_file=source.profile_file)
+    else:
+        base = _default_chain(source, sts)
+    if source.role_arn:
+        base = _assume_role(base, sts, source.role_arn, source.role_session_name, source.role_session_expiration,
+                            source.role_policy, source.external_id)
+    return base
 
 
 def remember_credentials(credentials: Any) -> Any:
@@ -220,7 +427,7 @@ class RpcClient:
     ``read_timeout`` (seconds), ``pool_size``.
     """
 
-    def __init__(self, settings: Dict[str, Any], source: CredentialSource, credential: Any = None) -> None:
+    def __init__(self, settings: Dict[str, Any], source: CredentialSource, credential: Optional[Credential] = None) -> None:
         sdk = _sdk()
         models = sdk['models']
         config = models.Config(
@@ -235,12 +442,15 @@ class RpcClient:
             user_agent=USER_AGENT,
         )
         if credential is not None:
-            config.credential = credential
+            config.credential = credential.client
         elif source.kind == 'access_key':
             config.access_key_id = source.access_key_id
             config.access_key_secret = source.access_key_secret
             config.security_token = source.security_token
         self.endpoint = settings['endpoint']
+        self._credential = credential
+        # The CA file for the STS calls the credential providers make from this client's calls (see _credential_calls).
+        self._ca_bundle = settings.get('ca_bundle')
         # Masked in every message and captured log line of this process, however the client was built.
         remember_secrets(source.secrets())
         self._client = sdk['Client'](config)
@@ -255,8 +465,27 @@ class RpcClient:
         self._warm = False
 
     def call(self, action: str, query: Dict[str, Any]) -> Dict[str, Any]:
-        """One attempt at ``action`` with ``query`` (values are sent as strings); the decoded JSON body."""
+        """One attempt at ``action`` with ``query`` (values are sent as strings); the decoded JSON body.
+
+        When the service says the temporary credentials expired, they are renewed and the call is sent once more.
+        """
         check_transport()
+        generation = self._credential.generation if self._credential is not None else None
+        try:
+            return self._call_once(action, query)
+        except AlicloudError as error:
+            if self._credential is None or error.code not in EXPIRED_TOKEN_CODES:
+                raise
+        self._credential.renew(generation)
+        try:
+            return self._call_once(action, query)
+        except AlicloudError as error:
+            if error.code in EXPIRED_TOKEN_CODES:
+                error.message = '%s (credentials renewed once from %s, refused again)' % (
+                    error.message.rstrip('.'), self._credential.label)
+            raise
+
+    def _call_once(self, action, query):
         if not self._warm:
             with self._first_call:
                 if not self._warm:
@@ -272,7 +501,8 @@ class RpcClient:
                                       auth_type='AK', style='RPC', pathname='/', req_body_type='json', body_type='json')
         request = sdk['models'].OpenApiRequest(query={k: str(v) for k, v in query.items() if v is not None})
         try:
-            response = self._client.call_api(params, request, self._runtime)
+            with credential_calls(self._ca_bundle):
+                response = self._client.call_api(params, request, self._runtime)
         except Exception as error:  # pylint: disable=broad-except
             failure = translate_exception(error, self.endpoint)
             failure.api_action = action
@@ -613,10 +843,47 @@ def _use_tracked_pools(manager):
     manager.clear()  # pools built before (none, normally) would hand out untracked connections
 
 
-def guard_session(session: Any) -> Any:
-    """Make a requests.Session of the SDK refuse redirects and track its connections (idempotent); returns it."""
+@contextlib.contextmanager
+def credential_calls(ca_bundle: Optional[str]) -> Any:
+    """While the block runs in this thread, the https calls of the credential providers (STS) trust ``ca_bundle`` too.
+
+    The SDK's STS providers take no CA file, and honour only SSL_CERT_FILE, which is process-wide; they refresh in
+    the thread of the API call that needs the credentials (alibabacloud-credentials 1.0.12: RefreshCachedSupplier with
+    OneCallerBlocks), so a per-thread setting reaches them.
+    """
+    previous = getattr(_TRACKING, 'ca_bundle', None)
+    _TRACKING.ca_bundle = ca_bundle
+    try:
+        yield
+    finally:
+        _TRACKING.ca_bundle = previous
+
+
+def _credential_send(send):
+    """``Session.send`` for the sessions of the credential providers (alibabacloud-tea's TeaCore): the metadata
+    service never through a proxy (the SDK adds HTTP_PROXY from the environment itself), STS with the CA file of
+    :func:`credential_calls` (requests' ``verify`` as a path: added to the adapter's trust)."""
+    def guarded_send(request, **kwargs):
+        parts = urlsplit(getattr(request, 'url', None) or '')
+        if (parts.hostname or '') == METADATA_HOST:
+            kwargs['proxies'] = {}
+        else:
+            ca_bundle = getattr(_TRACKING, 'ca_bundle', None)
+            if ca_bundle and parts.scheme == 'https' and kwargs.get('verify', True) is True:
+                kwargs['verify'] = ca_bundle
+        return send(request, **kwargs)
+    return guarded_send
+
+
+def guard_session(session: Any, credential_transport: bool = False) -> Any:
+    """Make a requests.Session of the SDK refuse redirects and track its connections (idempotent); returns it.
+
+    ``credential_transport``: a session of the credential providers (see :func:`_credential_send`).
+    """
     if getattr(session, _GUARD_MARK, False):
         return session
+    if credential_transport:
+        session.send = _credential_send(session.send)
     session.get_redirect_target = _refuse_redirects
     for adapter in list(session.adapters.values()):
         if getattr(adapter, 'poolmanager', None) is not None:
@@ -660,7 +927,7 @@ def guard_transport() -> None:
             _TRANSPORT_PROBLEMS.append('%s.%s._get_session, where the SDK builds its HTTP sessions, is gone'
                                        % (module_name, class_name))
         elif not getattr(function, _GUARD_MARK, False):
-            setattr(core, '_get_session', staticmethod(_guarded_factory(function)))
+            setattr(core, '_get_session', staticmethod(_guarded_factory(function, module_name == 'Tea.core')))
 
 
 def check_transport() -> None:
@@ -671,9 +938,9 @@ def check_transport() -> None:
                             'lists in its requirements' % '; '.join(_TRANSPORT_PROBLEMS), code='UnsupportedSDK')
 
 
-def _guarded_factory(function):
+def _guarded_factory(function, credential_transport=False):
     def _get_session(*args, **kwargs):
-        return guard_session(function(*args, **kwargs))
+        return guard_session(function(*args, **kwargs), credential_transport)
     setattr(_get_session, _GUARD_MARK, True)
     _get_session.__wrapped__ = function
     return _get_session

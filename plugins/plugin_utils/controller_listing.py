@@ -150,7 +150,7 @@ def listing_source(connection: Connection) -> Dict[str, Any]:
         'endpoint_type': params.get('endpoint_type'),
         'protocol': params.get('protocol'),
         'credentials': [source.kind, source.access_key_id, source.profile, source.profile_file, source.role_name,
-                        source.role_arn],
+                        source.role_arn, source.external_id, source.role_policy, params.get('sts_endpoint')],
     }
 
 

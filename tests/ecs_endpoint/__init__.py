@@ -9,6 +9,10 @@ Modules, one concern each:
   auth       strict request verification (signatures, clock, nonces, STS)
   tlscert    throw-away CA and server certificate
   server     EcsEndpoint (HTTP/HTTPS server, control API, stats)
+  identities IdentityRegistry: static test keys and issued temporary keys, with their identities
+  service    LocalService: HTTP(S) plumbing of the STS and metadata stand-ins
+  sts        StsEndpoint (AssumeRole, AssumeRoleWithOIDC over HTTPS)
+  metadata   MetadataEndpoint (instance metadata, hardened token mode, RAM role keys)
   listener   RecordingListener (the target of a redirect: records whatever arrives)
   rawclient  hand-signed requests for probing the checks
   __main__   CLI: python -m ecs_endpoint

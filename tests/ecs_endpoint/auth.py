@@ -16,7 +16,7 @@ V2_REQUIRED_PARAMS = ('AccessKeyId', 'Signature', 'SignatureMethod', 'SignatureV
 V2_MARKERS = ('Signature', 'AccessKeyId', 'SignatureMethod', 'SignatureNonce')
 TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 
-AuthResult = collections.namedtuple('AuthResult', 'access_key_id style')
+AuthResult = collections.namedtuple('AuthResult', 'access_key_id style identity')
 
 
 def detect(headers: dict, params: dict):
@@ -45,7 +45,11 @@ def _parse_time(value):
 
 
 class Authenticator:
-    """Checks signatures, clocks, nonces and STS tokens against a credentials table."""
+    """Checks signatures, clocks, nonces and STS tokens against a credentials table.
+
+    ``credentials``: a mapping access key ID -> {"secret", "security_token", "expired"} or an
+    :class:`ecs_endpoint.identities.IdentityRegistry` (whose entries add "identity" and "expires_at").
+    """
 
     def __init__(self, credentials: dict, max_skew_seconds: int = 900, clock=time.time):
         self.credentials = credentials
@@ -64,15 +68,16 @@ class Authenticator:
             raise ApiError('InvalidAccessKeyId.NotFound')
         return cred
 
-    @staticmethod
-    def _check_token(cred, token):
+    def _check_token(self, cred, token, received_at=None):
         expected = cred.get('security_token')
         if expected:
             if not token:
                 raise ApiError('InvalidSecurityToken.MismatchWithAccessKey', message='SecurityToken is mandatory for STS AccessKey.')
             if not hmac.compare_digest(token.encode('utf-8'), expected.encode('utf-8')):
                 raise ApiError('InvalidSecurityToken.MismatchWithAccessKey')
-            if cred.get('expired'):
+            # Judged at the request's arrival, as the service does (not after a simulated latency).
+            now = self.clock() if received_at is None else received_at
+            if cred.get('expired') or (cred.get('expires_at') is not None and now >= cred['expires_at']):
                 raise ApiError('InvalidSecurityToken.Expired')
         elif token:
             raise ApiError('InvalidSecurityToken.MismatchWithAccessKey', message='A SecurityToken was sent with a non-STS AccessKey.')
@@ -87,21 +92,23 @@ class Authenticator:
                 raise ApiError('SignatureNonceUsed')
             self._nonces[key] = now
 
-    def verify(self, method, path, query, params, headers, body):
+    def verify(self, method, path, query, params, headers, body, received_at=None):
         """Authenticate one request or raise ApiError.
 
         ``query``: URL query parameters; ``params``: query plus form parameters;
-        ``headers``: lower-case name -> list of values; ``body``: raw bytes received.
+        ``headers``: lower-case name -> list of values; ``body``: raw bytes received;
+        ``received_at``: when the request arrived (``clock()`` time; default now): a temporary key is judged expired or
+        not at that moment.
         """
         style = detect(headers, params)[0]
         if style == 'v3':
-            return self._verify_v3(method, path, query, headers, body)
+            return self._verify_v3(method, path, query, headers, body, received_at)
         if style == 'v2':
-            return self._verify_v2(method, params)
+            return self._verify_v2(method, params, received_at)
         raise ApiError('MissingParameter', 'AccessKeyId',
                        message='The request is not signed: neither an Authorization header nor a Signature parameter was supplied.')
 
-    def _verify_v3(self, method, path, query, headers, body):
+    def _verify_v3(self, method, path, query, headers, body, received_at=None):
         try:
             access_key_id, signed, sent_signature = signature.parse_v3_authorization(_one(headers, 'authorization'))
         except ValueError as exc:
@@ -122,7 +129,7 @@ class Authenticator:
         token = _one(headers, 'x-acs-security-token')
         if token and 'x-acs-security-token' not in signed:
             raise ApiError('IncompleteSignature', 'Header x-acs-security-token must be signed.')
-        self._check_token(cred, token)
+        self._check_token(cred, token, received_at)
         payload_hash = _one(headers, 'x-acs-content-sha256').strip().lower()
         if payload_hash != hashlib.sha256(body).hexdigest():
             raise ApiError('IncompleteSignature', 'x-acs-content-sha256 does not match the request body.')
@@ -131,9 +138,9 @@ class Authenticator:
         if not hmac.compare_digest(expected, sent_signature):
             raise ApiError('SignatureDoesNotMatch', signature.v3_string_to_sign(canonical))
         self._use_nonce(access_key_id, _one(headers, 'x-acs-signature-nonce'))
-        return AuthResult(access_key_id, 'v3')
+        return AuthResult(access_key_id, 'v3', cred.get('identity') or 'static:%s' % access_key_id)
 
-    def _verify_v2(self, method, params):
+    def _verify_v2(self, method, params, received_at=None):
         for name in V2_REQUIRED_PARAMS:
             if not params.get(name):
                 raise ApiError('MissingParameter', name)
@@ -145,9 +152,9 @@ class Authenticator:
             raise ApiError('InvalidParameter', 'Format', message='This endpoint stand-in answers Format=JSON only.')
         self._check_time(params['Timestamp'])
         cred = self._credential(params['AccessKeyId'])
-        self._check_token(cred, params.get('SecurityToken'))
+        self._check_token(cred, params.get('SecurityToken'), received_at)
         expected = signature.v2_signature(cred['secret'], method, params)
         if not hmac.compare_digest(expected.encode('utf-8'), params['Signature'].encode('utf-8')):
             raise ApiError('SignatureDoesNotMatch', signature.v2_string_to_sign(method, params))
         self._use_nonce(params['AccessKeyId'], params['SignatureNonce'])
-        return AuthResult(params['AccessKeyId'], 'v2')
+        return AuthResult(params['AccessKeyId'], 'v2', cred.get('identity') or 'static:%s' % params['AccessKeyId'])

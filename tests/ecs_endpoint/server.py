@@ -37,6 +37,14 @@ HTML_502 = (b'<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\
             b'<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n')
 
 
+def _action_of(entry):
+    """The Action of a logged request (V3: header, V2: query or form body)."""
+    headers = {name.lower(): value for name, value in entry['headers'].items()}
+    if 'x-acs-action' in headers:
+        return headers['x-acs-action']
+    return entry['query'].get('Action') or dict(parse_qsl(entry['body'])).get('Action')
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     ssl_context = None
@@ -93,7 +101,10 @@ class _Handler(BaseHTTPRequestHandler):
 class EcsEndpoint:
     """Serve DescribeTerminalSessions for ``regions`` (region ID -> list of session dicts, newest first).
 
-    ``credentials``: access key ID -> {"secret": str, "security_token": str|None, "expired": bool}.
+    ``credentials``: access key ID -> {"secret": str, "security_token": str|None, "expired": bool}, or an
+    :class:`ecs_endpoint.identities.IdentityRegistry` shared with the local STS and metadata endpoints (then only the
+    static test keys and the keys those issued are accepted, an issued key past its expiration is refused with
+    ``InvalidSecurityToken.Expired``). Each authenticated request's log entry records its ``identity``.
     ``faults``: initial fault settings (see ``ecs_endpoint.faults.DEFAULTS``).
     """
 
@@ -118,6 +129,9 @@ class EcsEndpoint:
         self.max_logged_requests = max_logged_requests
         self.verbose = verbose
         self._auth = auth.Authenticator(credentials, max_skew_seconds=max_clock_skew_seconds)
+        # revoke_issued_keys_after(): accepted requests after which an issued key is revoked, and the count per key.
+        self._revoke_after = None
+        self._key_uses = {}
         self._faults = FaultPlan(faults)
         self._tokens = TokenIssuer()
         # Cloud Assistant settings (Session Manager posture) of the one account: see assistant_settings.py.
@@ -216,6 +230,25 @@ class EcsEndpoint:
             self._stats = {'calls': 0, 'ok': 0, 'by_code': {}, 'faults_injected': {}, 'max_concurrency': 0,
                            'auth_failures': 0, 'requests': [], 'end_calls': 0, 'ended': [], 'trickles': []}
 
+    def revoke_issued_keys_after(self, calls=None):
+        """Revoke each issued temporary key once it has signed ``calls`` accepted requests (None: never).
+
+        The key then expires at once, whatever Expiration its issuer stated, and the next request it signs is refused
+        with ``InvalidSecurityToken.Expired``, as the service refuses a key whose lifetime ran out before the
+        client's cache expected it. Needs ``credentials`` to be an :class:`ecs_endpoint.identities.IdentityRegistry`.
+        """
+        if calls is not None and not hasattr(self.credentials, 'expire_now'):
+            raise ValueError('revoking issued keys needs an IdentityRegistry as credentials')
+        with self._lock:
+            self._revoke_after = calls
+            self._key_uses = {}
+
+    def identities_seen(self, action=ACTION) -> list:
+        """The identity that signed each authenticated ``action`` request (whatever its answer), in arrival order."""
+        with self._lock:
+            return [entry['identity'] for entry in self._stats['requests']
+                    if entry['identity'] is not None and _action_of(entry) == action]
+
     def wait_for_trickles(self, timeout, started=None) -> list:
         """Wait (at most ``timeout`` seconds) until no trickled answer is still being sent; returns their records.
 
@@ -310,6 +343,8 @@ class EcsEndpoint:
             'body': body.decode('utf-8', 'replace'),
             'status': None,
             'code': None,
+            'identity': None,
+            'access_key_id': None,
         }
         with self._lock:
             if len(self._stats['requests']) < self.max_logged_requests:
@@ -338,6 +373,7 @@ class EcsEndpoint:
         for name, value in handler.headers.items():
             headers.setdefault(name.lower(), []).append(value)
         handler.ecs_log_entry = self._log(handler, url, query, body, request_id)
+        handler.ecs_received_at = self._auth.clock()  # a key's expiry is judged on arrival, before any latency
         try:
             self._answer(handler, url, query, params, headers, body, request_id)
         except ApiError as err:
@@ -466,7 +502,15 @@ class EcsEndpoint:
     def _verify(self, handler, url, query, params, headers, body):
         """Check the request's signature and credentials, counting failures."""
         try:
-            self._auth.verify(handler.command, url.path, query, params, headers, body)
+            result = self._auth.verify(handler.command, url.path, query, params, headers, body,
+                                       received_at=getattr(handler, 'ecs_received_at', None))
+            entry = getattr(handler, 'ecs_log_entry', None)
+            with self._lock:
+                if entry is not None:
+                    entry['identity'], entry['access_key_id'] = result.identity, result.access_key_id
+                revoke = self._count_key_use(result.access_key_id)
+            if revoke:
+                self.credentials.expire_now(result.access_key_id)
         except ApiError:
             with self._lock:
                 self._stats['auth_failures'] += 1
@@ -483,6 +527,13 @@ class EcsEndpoint:
         with self._lock:
             self._stats['ok'] += 1
         self._send_json(handler, 200, doc, request_id)
+
+    def _count_key_use(self, access_key_id):
+        """Count an accepted request of an issued key (lock held); True when revoke_issued_keys_after's limit is hit."""
+        if self._revoke_after is None or (self.credentials.get(access_key_id) or {}).get('expires_at') is None:
+            return False
+        self._key_uses[access_key_id] = self._key_uses.get(access_key_id, 0) + 1
+        return self._key_uses[access_key_id] == self._revoke_after
 
     def _end_session(self, handler, url, query, params, headers, body, request_id):
         """EndTerminalSession: every open connection of the session becomes Terminated."""

@@ -26,6 +26,8 @@ import pytest
 
 GUARD_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'guard')
 MESSAGE = 'alicloud.ecs test guard: refusing connection to %s (only loopback is allowed)'
+METADATA_MESSAGE = ('alicloud.ecs test guard: refusing connection to %s (the instance-metadata address is allowed only '
+                    'inside a network namespace the test created: ALICLOUD_ECS_TEST_SANDBOX=netns)')
 GUARD_MISSING = 97
 
 PRELUDE = '''
@@ -225,7 +227,7 @@ def test_non_loopback_refused(listener, host, port):
     ''', args=[host, port, listener])
 
     assert result.pop('then_loopback') == '127.0.0.1'
-    expected = MESSAGE % ('%s:%d' % (host, port))
+    expected = (METADATA_MESSAGE if host == '100.100.100.200' else MESSAGE) % ('%s:%d' % (host, port))
 
     for call, (error, message, seconds) in result.items():
         if call in ('sendto', 'sendto_flags', 'sendmsg'):
@@ -301,7 +303,7 @@ def test_urllib_and_http_client_refused():
     ''')
 
     assert result['urllib'][0] == 'URLError'
-    assert MESSAGE % '100.100.100.200:80' in result['urllib'][1]
+    assert METADATA_MESSAGE % '100.100.100.200:80' in result['urllib'][1]
     assert result['http.client'][:2] == ['ConnectionRefusedError', '[Errno 111] ' + MESSAGE % '203.0.113.1:443']
 
 
@@ -315,7 +317,7 @@ def test_requests_refused():
     ''')
 
     assert result[0] == 'ConnectionError'
-    assert MESSAGE % '100.100.100.200:80' in result[1]
+    assert METADATA_MESSAGE % '100.100.100.200:80' in result[1]
 
 
 def _ansible_executable():

@@ -60,3 +60,49 @@ def test_excerpt_masks_before_cutting(monkeypatch):
 def test_excerpt_of_a_huge_body_is_bounded():
     shown = excerpt('y' * 5000000)
     assert len(shown) < 400 and '4999700 characters cut' in shown
+
+
+# Scrubbing by structure: values never known to this process (read by the SDK from a profile or the metadata service).
+UNKNOWN_URL = ('https://127.0.0.1:9443/?AccessKeyId=STS.NeverSeen1&Action=AssumeRoleWithOIDC&Format=JSON'
+               '&OIDCToken=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl&RoleArn=acs%3Aram%3A%3A1%3Arole%2Fr'
+               '&SecurityToken=CAIS%2BneverSeen%2Ftoken%3D%3D&Signature=AbC%2FdEf%3D&Version=2015-04-01')
+UNKNOWN_VALUES = ('STS.NeverSeen1', 'eyJhbGciOiJSUzI1NiJ9', 'CAIS%2BneverSeen', 'neverSeen', 'AbC%2FdEf', 'AbC')
+
+
+def assert_structure_scrubbed(text):
+    for value in UNKNOWN_VALUES:
+        assert value.lower() not in text.lower(), value
+
+
+@pytest.mark.parametrize('label, text', [
+    ('raw URL', 'Max retries exceeded with url: %s (Caused by X)' % UNKNOWN_URL),
+    ('path and query only', 'url: /%s' % UNKNOWN_URL.split('/', 3)[3]),
+    ('%-encoded once', 'location=%s' % quote(UNKNOWN_URL, safe='')),
+    ('%-encoded twice', 'location=%s' % quote(quote(UNKNOWN_URL, safe=''), safe='')),
+    ('lower-case escapes', 'location=%s' % quote(UNKNOWN_URL, safe='').lower()),
+    ('repr of a query', repr({'AccessKeyId': 'STS.NeverSeen1', 'SecurityToken': 'CAIS%2BneverSeen',
+                              'OIDCToken': 'eyJhbGciOiJSUzI1NiJ9.x', 'Signature': 'AbC%2FdEf'})),
+    ('JSON of a query', json.dumps({'SecurityToken': 'CAIS%2BneverSeen', 'Signature': 'AbC%2FdEf',
+                                    'AccessKeyId': 'STS.NeverSeen1', 'OIDCToken': 'eyJhbGciOiJSUzI1NiJ9'})),
+    ('JSON inside JSON', json.dumps(json.dumps({'SecurityToken': 'CAIS%2BneverSeen', 'OIDCToken': 'eyJhbGciOiJSUzI1NiJ9',
+                                                'AccessKeyId': 'STS.NeverSeen1', 'Signature': 'AbC%2FdEf'}))),
+    ('SDK debug headers', '> x-acs-security-token : CAIS%2BneverSeen\n> authorization : ACS3-HMAC-SHA256 '
+                          'Credential=STS.NeverSeen1,SignedHeaders=host,Signature=AbC%2FdEf\n'),
+])
+def test_secret_parameters_are_masked_by_their_place(label, text):
+    scrubbed = scrub(text)
+    assert_structure_scrubbed(scrubbed)
+    assert MASK in scrubbed
+
+
+def test_structure_scrubbing_keeps_what_is_not_secret():
+    scrubbed = scrub(UNKNOWN_URL)
+    assert 'Action=AssumeRoleWithOIDC' in scrubbed and 'RoleArn=acs%3Aram%3A%3A1%3Arole%2Fr' in scrubbed
+    assert 'Version=2015-04-01' in scrubbed and scrubbed.startswith('https://127.0.0.1:9443/?AccessKeyId=' + MASK)
+    for text in ('SignatureMethod=HMAC-SHA1&SignatureVersion=1.0', 'the Signature is checked', 'mySignature=abc',
+                 'SignatureDoesNotMatch'):
+        assert scrub(text) == text
+
+
+def test_excerpt_masks_by_structure_too():
+    assert_structure_scrubbed(excerpt('failed: %s' % UNKNOWN_URL, 100000))

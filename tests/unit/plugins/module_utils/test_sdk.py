@@ -37,13 +37,14 @@ def test_explicit_keys_never_build_the_default_chain(monkeypatch):
 
 def test_no_keys_means_the_default_chain():
     credential = sdk.build_credential(CredentialSource('default', 'default chain'))
-    assert type(credential.cloud_credential.provider.wrapped).__name__ == 'DefaultCredentialsProvider'
+    assert type(credential.provider()).__name__ == '_ChainProvider'
+    assert credential.client.cloud_credential.provider.credential is credential
 
 
 def test_an_assumed_role_wraps_the_static_keys():
     credential = sdk.build_credential(CredentialSource('access_key', 'options', 'id', 'secret',
                                                        role_arn='acs:ram::1:role/r', role_session_name='audit'))
-    assert type(credential.cloud_credential.provider.wrapped).__name__ == 'RamRoleArnCredentialsProvider'
+    assert type(credential.provider()).__name__ == 'RamRoleArnCredentialsProvider'
 
 
 def test_throttling_with_retry_after_is_retryable():
@@ -186,9 +187,9 @@ def test_the_temporary_credentials_the_sdk_obtains_are_remembered():
         def get_provider_name(self):
             return 'ram_role_arn'
 
-    provider = sdk._remembering_provider(Provider())
-    assert provider.get_provider_name() == 'ram_role_arn'
-    provider.get_credentials()
+    credential = sdk.Credential(Provider, 'a test provider')
+    assert credential.client.cloud_credential.provider.get_provider_name() == 'ram_role_arn'
+    credential.client.get_credential()
     assert describe_scrubbed('temporary-secret-from-sts and CAIS-temporary-token-from-sts') == '******** and ********'
 
 
