@@ -16,12 +16,14 @@ A new action joins by one row (and :func:`test_every_action_the_collection_sends
 its cases in API terms (a list parameter flattened as the API takes it, ``SettingType.1``; a nested configuration as
 the JSON text the official client serialises), ``send``/``parse`` calling the collection's own functions, and where the
 defaults do not fit, ``official_request`` (build the ``<Action>Request`` with its nested models from the case),
-``locate`` (where a field of the answer lands in what ``parse`` returns) and ``not_sent`` (request fields the
-collection never sends).
+``locate`` (where a field of the answer lands in what ``parse`` returns), ``not_sent`` (request fields the
+collection never sends), ``adjust_answer`` (answer fields set to the values the collection selects on, such as a
+delivery's DeliveryType) and ``not_read`` (answer fields the collection deliberately does not return).
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import http.server
 import json
@@ -42,11 +44,12 @@ from alibabacloud_tea_openapi import utils_models as openapi_models
 from darabonba.model import DaraModel
 from darabonba.runtime import RuntimeOptions
 
-from ansible_collections.alicloud.ecs.plugins.module_utils import ending, errors, listing
+from ansible_collections.alicloud.ecs.plugins.module_utils import ending, errors, listing, session_manager
 from ansible_collections.alicloud.ecs.plugins.module_utils.connection import Connection, connection_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import (
     ListingKey, ResumePoint, decode_resume_token, encode_resume_token)
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import snake_case
+from ansible_collections.alicloud.ecs.plugins.modules import ecs_session_manager
 
 from ecs_endpoint.auth import Authenticator
 from ecs_endpoint.errors import ApiError
@@ -349,6 +352,9 @@ class Contract:
     ``answer_for_requests``: the answer the recorder gives while requests are compared (default: the full one).
     ``official_request``: builds the official request model (default: :func:`official_request`).
     ``not_sent``: parameters of the official request (snake_case) the collection never sends, beyond the legacy Owner*.
+    ``adjust_answer(model)``: sets fields of the filled answer model to values the collection selects on (a type the
+    service documents), so that the fields it reads are reached.
+    ``not_read``: paths (prefixes) of answer fields the collection deliberately does not return; each must exist.
     """
 
     action: str
@@ -361,11 +367,107 @@ class Contract:
     official_request: Optional[Callable[[str, Dict[str, Any]], DaraModel]] = None
     locate: Callable[[Tuple, Dict[str, Any]], Tuple] = collection_path
     not_sent: Tuple[str, ...] = ()
+    adjust_answer: Callable[[DaraModel], None] = lambda model: None
+    not_read: Tuple[Tuple, ...] = ()
 
     def full_answer(self) -> Tuple[DaraModel, Dict[str, Any]]:
         """The official response body model with every field set, and its ``to_map()``."""
         model = Filler().model(getattr(official_models, self.action + 'ResponseBody'))
+        self.adjust_answer(model)
         return model, model.to_map()
+
+
+# DescribeCloudAssistantSettings and ModifyCloudAssistantSettings: ecs_session_manager and ecs_session_manager_info read
+# the posture through session_manager.SettingsClient.read; ecs_session_manager changes it through its apply().
+class FakeModule:
+    """What ecs_session_manager.apply uses of an AlicloudModule: the connection, and a failure that raises."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+
+    def fail_json_alicloud(self, error, message, **result):
+        raise AssertionError('%s: %s %r' % (message, error, result))
+
+
+def settings_reader(connection: Connection) -> session_manager.SettingsClient:
+    return session_manager.SettingsClient(connection.client_for, connection.retry_policy(), listing.CallCounter().increment)
+
+
+def settings_describe_send(connection: Connection, api_params: Dict[str, Any]) -> Dict[str, Any]:
+    settings, unsupported = settings_reader(connection).read([api_params['RegionId']])
+    assert unsupported == []
+    return settings[api_params['RegionId']]
+
+
+def settings_describe_parse(connection: Connection, region_id: str) -> Dict[str, Any]:
+    return settings_describe_send(connection, {'RegionId': region_id})
+
+
+def settings_describe_request(action: str, api_params: Dict[str, Any]) -> DaraModel:
+    """The official request with the flattened ``SettingType.<n>`` given back as the list the model takes."""
+    numbered = sorted((int(name.split('.')[1]), value) for name, value in api_params.items() if name.startswith('SettingType.'))
+    assert [number for number, _value in numbered] == list(range(1, len(numbered) + 1))
+    assert set(api_params) == {'RegionId'} | {'SettingType.%d' % number for number, _value in numbered}
+    return getattr(official_models, action + 'Request')(region_id=api_params['RegionId'],
+                                                        setting_type=[value for _number, value in numbered])
+
+
+def settings_describe_adjust(model: DaraModel) -> None:
+    """The first delivery of each kind is of session records (the one the collection reads), the second of command runs;
+    Session Manager and each read delivery are on, so that a value lost for the default (off) is seen."""
+    model.session_manager_config.session_manager_enabled = True
+    for entries in (model.oss_delivery_configs.oss_delivery_config, model.sls_delivery_configs.sls_delivery_config):
+        entries[0].delivery_type, entries[0].enabled = session_manager.SESSION_DELIVERY_TYPE, True
+        entries[1].delivery_type = 'Invocation'
+
+
+def settings_describe_locate(wire_path: Tuple, document: Dict[str, Any]) -> Tuple:
+    """The session deliveries land under ``oss_delivery``/``sls_delivery``, Session Manager's switch at the top."""
+    if wire_path == ('SessionManagerConfig', 'SessionManagerEnabled'):
+        return ('session_manager_enabled',)
+    for name, (wrapper, item, _fields) in session_manager.DELIVERIES.items():
+        if wire_path[:3] == (wrapper, item, 0):
+            return (name,) + tuple(snake_case(step) for step in wire_path[3:])
+    return collection_path(wire_path, document)
+
+
+def settings_modify_query(api_params: Dict[str, Any]) -> Dict[str, str]:
+    """The query session_manager builds for the posture the case's JSON configurations describe."""
+    region_id, setting_type = api_params['RegionId'], api_params['SettingType']
+    if setting_type == session_manager.CONFIG_SETTING:
+        return session_manager.config_query(region_id, json.loads(api_params['SessionManagerConfig'])['SessionManagerEnabled'])
+    deliveries = {}
+    for parameter, fields in (('OssDeliveryConfig', session_manager.OSS_FIELDS), ('SlsDeliveryConfig', session_manager.SLS_FIELDS)):
+        if parameter in api_params:
+            document = json.loads(api_params[parameter])
+            deliveries[parameter] = {name: document.get(api) for name, api in fields}
+    return session_manager.delivery_query(region_id, deliveries.get('OssDeliveryConfig'), deliveries.get('SlsDeliveryConfig'))
+
+
+def settings_modify_send(connection: Connection, api_params: Dict[str, Any]) -> Dict[str, Any]:
+    call = {'region_id': api_params['RegionId'], 'setting_type': api_params['SettingType'], 'query': settings_modify_query(api_params)}
+    (done,) = ecs_session_manager.apply(FakeModule(connection), session_manager.Plan([call], {}), listing.CallCounter(), {})
+    return done
+
+
+def settings_modify_parse(connection: Connection, region_id: str) -> Dict[str, Any]:
+    return settings_modify_send(connection, {'RegionId': region_id, 'SettingType': session_manager.CONFIG_SETTING,
+                                             'SessionManagerConfig': '{"SessionManagerEnabled":true}'})
+
+
+def settings_modify_request(action: str, api_params: Dict[str, Any]) -> DaraModel:
+    """The official request with each JSON configuration given as its nested model (the client serialises it)."""
+    model = getattr(official_models, action + 'Request')
+    values = {}
+    for name, value in api_params.items():
+        field = snake_case(name)
+        hint = model_fields(model)[field]
+        if isinstance(hint, type) and issubclass(hint, DaraModel):
+            document = json.loads(value)
+            assert set(map(snake_case, document)) <= set(model_fields(hint)), (name, document)
+            value = hint(**{snake_case(key): item for key, item in document.items()})
+        values[field] = value
+    return model(**values)
 
 
 REGION = 'cn-hangzhou'
@@ -394,6 +496,50 @@ CONTRACTS = [
         },
         send=end_send,
         parse=end_parse,
+    ),
+    Contract(
+        action='DescribeCloudAssistantSettings',
+        # The collection always asks for both settings of Session Manager, the list flattened as the API takes it.
+        cases={
+            'SettingType': {'RegionId': REGION, 'SettingType.1': 'SessionManagerConfig', 'SettingType.2': 'SessionManagerDelivery'},
+            'other region': {'RegionId': 'ap-southeast-1', 'SettingType.1': 'SessionManagerConfig',
+                             'SettingType.2': 'SessionManagerDelivery'},
+        },
+        send=settings_describe_send,
+        parse=settings_describe_parse,
+        official_request=settings_describe_request,
+        adjust_answer=settings_describe_adjust,
+        locate=settings_describe_locate,
+        # Not settings of Session Manager, the request ID of a read, the deliveries of command runs, and the type that
+        # selected the session delivery.
+        not_read=(('AgentUpgradeConfig',), ('ResourceUsageConfig',), ('RequestId',),
+                  ('OssDeliveryConfigs', 'OssDeliveryConfig', 0, 'DeliveryType'), ('OssDeliveryConfigs', 'OssDeliveryConfig', 1),
+                  ('SlsDeliveryConfigs', 'SlsDeliveryConfig', 0, 'DeliveryType'), ('SlsDeliveryConfigs', 'SlsDeliveryConfig', 1)),
+    ),
+    Contract(
+        action='ModifyCloudAssistantSettings',
+        # One setting per call; each nested configuration as the compact JSON text the official client writes.
+        cases={
+            'enable Session Manager': {'RegionId': REGION, 'SettingType': 'SessionManagerConfig',
+                                       'SessionManagerConfig': '{"SessionManagerEnabled":true}'},
+            'disable Session Manager': {'RegionId': 'eu-central-1', 'SettingType': 'SessionManagerConfig',
+                                        'SessionManagerConfig': '{"SessionManagerEnabled":false}'},
+            'OSS delivery with KMS': {
+                'RegionId': REGION, 'SettingType': 'SessionManagerDelivery',
+                'OssDeliveryConfig': '{"BucketName":"audit-bucket-1","Enabled":true,"EncryptionAlgorithm":"AES256",'
+                                     '"EncryptionKeyId":"key-hzz6a4d2b0fa7b2x0k8ze","EncryptionType":"KMS","Prefix":"sessions/audit"}'},
+            'OSS off and SLS on': {
+                'RegionId': REGION, 'SettingType': 'SessionManagerDelivery',
+                'OssDeliveryConfig': '{"BucketName":"audit-bucket-1","Enabled":false,"Prefix":""}',
+                'SlsDeliveryConfig': '{"Enabled":true,"LogstoreName":"session_logs","ProjectName":"audit-project"}'},
+            'SLS only, disabled': {'RegionId': REGION, 'SettingType': 'SessionManagerDelivery', 'SlsDeliveryConfig': '{"Enabled":false}'},
+            'text that is not ASCII': {'RegionId': REGION, 'SettingType': 'SessionManagerDelivery',
+                                       'OssDeliveryConfig': '{"BucketName":"audit-bucket-1","Enabled":true,"Prefix":"审计/é \\"q\\""}'},
+        },
+        send=settings_modify_send,
+        parse=settings_modify_parse,
+        official_request=settings_modify_request,
+        not_sent=('agent_upgrade_config', 'resource_usage_config'),
     ),
 ]
 REQUEST_CASES = [pytest.param(contract, case, keys, id='%s-%s-%s' % (contract.action, case, keys))
@@ -465,8 +611,12 @@ def test_every_field_of_the_official_answer_reaches_the_collection(contract):
         parsed = contract.parse(connection_to(recorder.endpoint, KEYS['static keys']), REGION)
         assert [request.action for request in recorder.take()] == [contract.action]
 
+    every_path = [wire_path for wire_path, _value in leaves(body)]
+    assert [prefix for prefix in contract.not_read if not any(path[:len(prefix)] == prefix for path in every_path)] == []
     missing = []
     for wire_path, value in leaves(body):
+        if any(wire_path[:len(prefix)] == prefix for prefix in contract.not_read):
+            continue
         where = contract.locate(wire_path, body)
         try:
             found = follow(parsed, where)
@@ -514,7 +664,29 @@ def _lookup(parsed, where):
 # Every action the collection sends has a row ----------------------------------------------------------------------------
 # RpcClient.call(action, query) is the one way the collection sends a request; its first argument is a string literal or
 # a module-level constant holding one.
+PLUGINS_PACKAGE = 'ansible_collections.alicloud.ecs.plugins'
 _CALL_RE = re.compile(r'\.call\(\s*(?:\'([A-Za-z]+)\'|"([A-Za-z]+)"|([A-Z][A-Z0-9_]*)\b)')
+
+
+def string_constant(path: Path, name: str, seen: Tuple[Path, ...] = ()) -> str:
+    """The text of the module-level string constant ``name`` of ``path``, or of the plugins/ module it imports it from.
+
+    Fails when ``name`` is neither assigned a string literal at module level nor imported from a plugins/ file that does.
+    """
+    assert path not in seen, 'import cycle resolving %s: %s' % (name, seen)
+    tree = ast.parse(path.read_text(encoding='utf-8'), str(path))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(target, ast.Name) and target.id == name for target in node.targets):
+            assert isinstance(node.value, ast.Constant) and isinstance(node.value.value, str), (
+                '%s: %s is not a string constant' % (path, name))
+            return node.value.value
+        if isinstance(node, ast.ImportFrom) and (node.module or '').startswith(PLUGINS_PACKAGE + '.'):
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    source = COLLECTION_ROOT.joinpath('plugins', *node.module[len(PLUGINS_PACKAGE) + 1:].split('.'))
+                    return string_constant(source.with_suffix('.py'), alias.name, seen + (path,))
+    raise AssertionError('%s calls with %s, which is neither a string constant of that file nor imported from a plugins/ '
+                         'file that defines one' % (path, name))
 
 
 def actions_sent() -> Dict[str, List[str]]:
@@ -523,19 +695,30 @@ def actions_sent() -> Dict[str, List[str]]:
     for path in sorted((COLLECTION_ROOT / 'plugins').rglob('*.py')):
         source = path.read_text(encoding='utf-8')
         for match in _CALL_RE.finditer(source):
-            literal = match.group(1) or match.group(2)
-            if literal is None:
-                constant = re.search(r'^%s\s*=\s*[\'"]([A-Za-z]+)[\'"]' % match.group(3), source, re.MULTILINE)
-                assert constant, '%s calls with %s, which is not a string constant of that file' % (path, match.group(3))
-                literal = constant.group(1)
+            literal = match.group(1) or match.group(2) or string_constant(path, match.group(3))
             found.setdefault(literal, []).append(str(path.relative_to(COLLECTION_ROOT)))
     return found
 
 
 def test_every_action_the_collection_sends_has_a_row():
     sent = actions_sent()
-    assert {'DescribeTerminalSessions', 'EndTerminalSession'} <= set(sent)  # the scan finds what it should
+    # The scan finds what it should, the constants imported from another file (MODIFY_ACTION) included.
+    assert {'DescribeTerminalSessions', 'EndTerminalSession', 'DescribeCloudAssistantSettings'} <= set(sent)
+    assert 'plugins/modules/ecs_session_manager.py' in sent.get('ModifyCloudAssistantSettings', [])
     assert sorted(set(sent) - {contract.action for contract in CONTRACTS}) == []
+
+
+def test_an_action_constant_is_resolved_where_it_is_defined_and_never_guessed(tmp_path):
+    plugin = tmp_path / 'plugin.py'
+    plugin.write_text("from ansible_collections.alicloud.ecs.plugins.module_utils.session_manager import MODIFY_ACTION as WRITE\n"
+                      "from ansible_collections.alicloud.ecs.plugins.module_utils.session_manager import NO_SUCH_ACTION\n"
+                      "from os.path import sep as OUTSIDE_ACTION\n"
+                      "LOCAL_ACTION = 'EndTerminalSession'\nNUMBER_ACTION = 3\n", encoding='utf-8')
+    assert string_constant(plugin, 'WRITE') == 'ModifyCloudAssistantSettings'
+    assert string_constant(plugin, 'LOCAL_ACTION') == 'EndTerminalSession'
+    for name in ('NO_SUCH_ACTION', 'OUTSIDE_ACTION', 'NUMBER_ACTION', 'UNDEFINED_ACTION'):
+        with pytest.raises(AssertionError):
+            string_constant(plugin, name)
 
 
 @pytest.mark.parametrize('contract', [pytest.param(contract, id=contract.action) for contract in CONTRACTS])
@@ -543,5 +726,5 @@ def test_each_row_covers_every_parameter_the_collection_can_send(contract):
     """The cases together give every API parameter the official request takes, but the legacy Owner* ones."""
     fields = model_fields(getattr(official_models, contract.action + 'Request'))
     legacy = {'owner_id', 'owner_account', 'resource_owner_id', 'resource_owner_account'}
-    given = {snake_case(name) for case in contract.cases.values() for name in case}
+    given = {snake_case(re.sub(r'\.[0-9]+$', '', name)) for case in contract.cases.values() for name in case}  # SettingType.1
     assert sorted(set(fields) - legacy - set(contract.not_sent) - given) == []
