@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import traceback
 
 from collections.abc import Mapping
@@ -31,8 +32,11 @@ from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import Cr
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError, filters_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.endpoints import proxy_credentials
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, describe, scrub
+from ansible_collections.alicloud.ecs.plugins.module_utils.jmespath_query import (
+    HAS_JMESPATH, JMESPATH_IMPORT_ERROR, apply_query, compile_query)
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
     ListingFailure, ListingResult, list_sessions, listing_bounds, listing_problem)
+from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import session_ids_by_instance, summary_by_instance
 
 
 class _Module(AnsibleModule):
@@ -43,9 +47,17 @@ class _Module(AnsibleModule):
     AnsibleModule calls then).
     """
 
+    def __init__(self, *args, secrets_of=None, **kwargs):
+        # secrets_of(params): further values to mask, found inside options that are not no_log themselves (a
+        # password written in a database URL); set before ansible-core logs the invocation.
+        self.secrets_of = secrets_of
+        super().__init__(*args, **kwargs)
+
     def hide_proxy_passwords(self):
         for name in PROXY_OPTIONS:
             self.no_log_values.update(proxy_credentials(self.params.get(name)))
+        if self.secrets_of is not None:
+            self.no_log_values.update(value for value in self.secrets_of(self.params) if value)
 
     def fail_json(self, msg, **kwargs):  # pylint: disable=arguments-differ
         self.hide_proxy_passwords()
@@ -121,8 +133,9 @@ def unique_ids(values: Optional[List[str]]) -> List[str]:
 class AlicloudModule:
     """An AnsibleModule with the connection options, the listing, their checks and one failure path."""
 
-    def __init__(self, argument_spec: Optional[Dict[str, dict]] = None, **kwargs):
-        spec = connection_argument_spec()
+    def __init__(self, argument_spec: Optional[Dict[str, dict]] = None, connection_options: bool = True, **kwargs):
+        """``connection_options=False`` for a module that never calls Alibaba Cloud (it reads the archive store)."""
+        spec = connection_argument_spec() if connection_options else {}
         spec.update(argument_spec or {})
         plain, self.suboptions = split_suboptions(spec)
         self.module = _Module(argument_spec=plain, **kwargs)
@@ -188,12 +201,43 @@ class AlicloudModule:
             self.fail_json(msg=blank.format(name=name))
         return unique_ids(self.params[name])
 
-    def criteria(self) -> Criteria:
-        """The compiled ``filters``; fails naming the criterion that cannot be used."""
+    def criteria(self, now: Optional[datetime.datetime] = None) -> Criteria:
+        """The compiled ``filters`` (ages counted back from ``now``); fails naming the criterion that cannot be used."""
         try:
-            return Criteria(self.params['filters'])
+            return Criteria(self.params['filters'], now=now)
         except CriteriaError as error:
             self.fail_json(msg=str(error))
+
+    def compiled_query(self) -> Any:
+        """The compiled ``query`` option, None without one; fails when jmespath is missing or the expression is wrong."""
+        if not self.params.get('query'):
+            return None
+        if not HAS_JMESPATH:
+            self.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
+        try:
+            return compile_query(self.params['query'])
+        except ValueError as error:
+            self.fail_json(msg=str(error))
+
+    def session_result(self, sessions: List[Dict[str, Any]], instance_ids: Optional[List[str]], query: Any,
+                       **result) -> Dict[str, Any]:
+        """The result keys of a module that returns sessions (newest first), plus ``result``; one place for all of them.
+
+        ``sessions_by_instance`` and ``summary_by_instance`` are keyed by ``instance_ids`` when given; ``query_result``
+        is there when ``query`` (from :meth:`compiled_query`) is. A query that fails on the data fails the task with
+        ``result``.
+        """
+        result.update(
+            sessions=sessions,
+            sessions_by_instance=session_ids_by_instance(sessions, instance_ids or None),
+            summary_by_instance=summary_by_instance(sessions, instance_ids or None),
+        )
+        if query is not None:
+            try:
+                result['query_result'] = apply_query(query, sessions)
+            except ValueError as error:
+                self.fail_json(msg=str(error), **{key: value for key, value in result.items() if key == 'api_calls'})
+        return result
 
     def require_sdk(self):
         if not sdk.HAS_ALIBABA_SDK:

@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - alicloud.ecs.alicloud
   - alicloud.ecs.alicloud.filters
+  - alicloud.ecs.alicloud.query
   - alicloud.ecs.alicloud.listing
 attributes:
   check_mode:
@@ -69,13 +70,6 @@ options:
         unchanged, with the same region, instance ID and session ID. Nothing is lost or repeated
         as long as the records do not change meanwhile.
       - Only for a single query, like O(max_items).
-    type: str
-  query:
-    description:
-      - A JMESPath expression applied to the list of sessions after O(filters), exactly as returned in
-        RV(sessions) (snake_case keys). Its value is returned in RV(query_result); RV(sessions) and the
-        other results are not affected.
-      - For example C([?username=='root'].session_id) or C(length([?contains(instance_ids, 'i-abc')])).
     type: str
   on_region_error:
     description:
@@ -387,13 +381,9 @@ api_calls:
   sample: 3
 '''
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.jmespath_query import HAS_JMESPATH, JMESPATH_IMPORT_ERROR, apply_query, compile_query
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import listing_argument_spec, query_plan
 from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule, selection_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import decode_resume_token, encode_resume_token
-from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import session_ids_by_instance, summary_by_instance
-
-from ansible.module_utils.basic import missing_required_lib
 
 BLANK_ID = '{name}: an empty ID would not filter anything (the whole region would be listed); give real IDs or leave {name} out'
 
@@ -429,17 +419,6 @@ def plan_and_start(module, instance_ids, session_ids):
     return plan, start
 
 
-def compiled_query(module):
-    if not module.params['query']:
-        return None
-    if not HAS_JMESPATH:
-        module.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
-    try:
-        return compile_query(module.params['query'])
-    except ValueError as error:
-        module.fail_json(msg=str(error))
-
-
 def region_failures(module, listed):
     """One report per region left out with on_region_error=continue, each also shown as a warning."""
     reports = {}
@@ -457,29 +436,17 @@ def main():
     module.validate()
     instance_ids, session_ids = module.ids('instance_id', BLANK_ID), module.ids('session_id', BLANK_ID)
     plan, start = plan_and_start(module, instance_ids, session_ids)
-    criteria, query = module.criteria(), compiled_query(module)
+    criteria, query = module.criteria(), module.compiled_query()
     module.require_sdk()
 
     listed = module.list_sessions(plan, criteria, max_items=module.params['max_items'], start=start,
                                   keep_going=module.params['on_region_error'] == 'continue')
-    sessions = listed.sessions
-    result = dict(
-        changed=False,
-        sessions=sessions,
-        sessions_by_instance=session_ids_by_instance(sessions, instance_ids or None),
-        summary_by_instance=summary_by_instance(sessions, instance_ids or None),
-        failed_regions=region_failures(module, listed),
-        request_ids=listed.request_ids,
-        api_calls=listed.api_calls,
-    )
+    result = module.session_result(listed.sessions, instance_ids, query, changed=False,
+                                   failed_regions=region_failures(module, listed), request_ids=listed.request_ids,
+                                   api_calls=listed.api_calls)
     resume = listed.listings[0].resume if len(listed.listings) == 1 else None
     if resume is not None:
         result['next_token'] = encode_resume_token(plan[0], resume)
-    if query is not None:
-        try:
-            result['query_result'] = apply_query(query, sessions)
-        except ValueError as error:
-            module.fail_json(msg=str(error), api_calls=listed.api_calls)
     module.exit_json(**result)
 
 
