@@ -486,3 +486,31 @@ options:
     type: int
     default: 1000
 '''
+
+    # The result options of the info modules (module_utils/result_shape.py checks them).
+    RESULT = r'''
+options:
+  return_keys:
+    description:
+      - Which of RV(sessions), RV(sessions_by_instance) and RV(summary_by_instance) the task returns; the others are
+        left out of the result. By default all three, as before this option existed.
+      - The summaries are computed from the full records whatever is returned, and O(query) runs on the full
+        session list; RV(query_result) is returned whatever this option says.
+      - A play that needs only the summaries should ask for V(summary_by_instance) alone - the result then holds one
+        summary per instance instead of about 490 bytes per session, which ansible-core handles several times over
+        and AWX stores as a job event (see docs/performance.md for the size and time of each choice).
+    type: list
+    elements: str
+    choices: [sessions, sessions_by_instance, summary_by_instance]
+    default: [sessions, sessions_by_instance, summary_by_instance]
+  session_fields:
+    description:
+      - Keep only these fields of each session record returned (in RV(sessions)); by default every field.
+      - Only the documented fields can be named - C(session_id), C(region_id), C(creation_time), C(username),
+        C(client_ip), C(principal_id), C(identity_type), C(target_server), C(port_number), C(instance_ids),
+        C(connections). Any other name is refused before any API call, with the list of valid names.
+      - A field the service left empty stays absent, as without this option.
+      - Summaries, O(filters) and O(query) always see the full records.
+    type: list
+    elements: str
+'''

@@ -21,7 +21,8 @@ description:
     never connected (its connection attempt never reached an instance) has none and is added to no host.
   - Each host with an instance ID gets two variables - C(ecs_terminal_sessions), its sessions as
     RV(alicloud.ecs.ecs_terminal_session_info#module:sessions) returns them, newest first (at most
-    O(max_sessions_per_host)); and C(ecs_terminal_session_summary), the summary of all of its selected sessions,
+    O(max_sessions_per_host), left out when it is V(0); only the fields of O(session_fields), when given); and
+    C(ecs_terminal_session_summary), the summary of all of its selected sessions,
     the one RV(alicloud.ecs.ecs_terminal_session_info#module:summary_by_instance) and the
     P(alicloud.ecs.terminal_session_summary#filter) filter compute. A host whose instance had no session gets an
     empty list and the summary of no sessions (all counts 0). A host without the variable, or with it empty, is
@@ -61,8 +62,22 @@ options:
     description:
       - At most this many sessions, the newest, in each host's C(ecs_terminal_sessions). The summary still covers
         all of the host's selected sessions.
+      - V(0) leaves C(ecs_terminal_sessions) out altogether; each host gets only C(ecs_terminal_session_summary). This is
+        the cheapest form for an inventory that only groups hosts by their summaries - ansible-core stores, vets and
+        templates every host variable, and a large list per host multiplies that work (see docs/inventory.md for the
+        cost per host of each choice). Release 0.1.0 set the variable to an empty list for V(0).
       - By default every session is kept.
     type: int
+  session_fields:
+    description:
+      - Keep only these fields of each session in C(ecs_terminal_sessions); by default every field.
+      - Only the documented fields of RV(alicloud.ecs.ecs_terminal_session_info#module:sessions) can be named -
+        C(session_id), C(region_id), C(creation_time), C(username), C(client_ip), C(principal_id), C(identity_type),
+        C(target_server), C(port_number), C(instance_ids), C(connections). Any other name fails the source before any
+        API call, with the list of valid names.
+      - The summary C(ecs_terminal_session_summary) is always computed from the full records.
+    type: list
+    elements: str
   concurrency:
     description: How many listing calls may run at the same time, across regions (1 to 32).
     type: int
@@ -77,6 +92,13 @@ notes:
     sessions on this side and do not reduce the calls.
   - A listing that fails (after its retries) fails this inventory source, with the error code and request ID;
     Ansible then reports the source as not parsed and the hosts keep the variables of the other sources only.
+  - The records are evidence only if every session is recorded - M(alicloud.ecs.ecs_session_manager_info) reads
+    whether Session Manager is enabled and where each region delivers its session records (OSS, with which
+    encryption, or Simple Log Service), and M(alicloud.ecs.ecs_session_manager) sets that posture.
+seealso:
+  - module: alicloud.ecs.ecs_terminal_session_info
+  - module: alicloud.ecs.ecs_session_manager_info
+  - module: alicloud.ecs.ecs_session_manager
 '''
 
 EXAMPLES = r'''
@@ -116,6 +138,7 @@ from ansible.inventory.helpers import get_group_vars
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.vars import combine_vars
 
+from ansible_collections.alicloud.ecs.plugins.module_utils.result_shape import ResultShapeError, checked_session_fields, trimmed
 from ansible_collections.alicloud.ecs.plugins.plugin_utils.controller_listing import (
     ControllerError, connect, criteria_from_filters, listing_source, option_names, sessions_of_regions)
 from ansible_collections.alicloud.ecs.plugins.plugin_utils.enrichment import enrich, hosts_with_instance_ids, select
@@ -159,6 +182,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         limit = self.get_option('max_sessions_per_host')
         if limit is not None and limit < 0:
             raise AnsibleParserError(f'{self.NAME}: max_sessions_per_host must be at least 0, got {limit:d}')
+        try:
+            fields = checked_session_fields(_native(self.get_option('session_fields')))
+        except ResultShapeError as error:
+            raise AnsibleParserError(f'{self.NAME}: {error}')
 
         hosts = self._hosts_with_instance_ids()
         if not hosts:
@@ -166,7 +193,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                  'list this source after the sources that define the hosts')
             return
         sessions = select(self._region_sessions(path, cache, connection), criteria)
-        self._populate(hosts, sessions, limit)
+        self._populate(hosts, sessions, limit, fields)
 
     def _option_values(self, config):
         """The connection and listing options written in the configuration file (by name or alias).
@@ -220,14 +247,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._cache[key] = {'format': CACHE_FORMAT, 'source': source, 'sessions': sessions}
         return sessions
 
-    def _populate(self, hosts, sessions, limit):
+    def _populate(self, hosts, sessions, limit, fields=None):
         strict = self.get_option('strict')
         enriched = enrich([(name, instance_id) for name, (instance_id, _variables) in hosts.items()], sessions)
         for name, facts in enriched.items():
-            host_sessions = facts['sessions'] if limit is None else facts['sessions'][:limit]
+            # With max_sessions_per_host 0 the list is left out: every host variable costs ansible-core per host.
+            added = {} if limit == 0 else {SESSIONS_VAR: trimmed(facts['sessions'] if limit is None else facts['sessions'][:limit], fields)}
+            added[SUMMARY_VAR] = facts['summary']
             # Session records come from the API or the cache (a port-forwarding target is typed by whoever opened
             # the session): data, never templates, also for compose, groups and keyed_groups below.
-            added = untrusted({SESSIONS_VAR: host_sessions, SUMMARY_VAR: facts['summary']})
+            added = untrusted(added)
             for variable, value in added.items():
                 self.inventory.set_variable(name, variable, value)
             variables = combine_vars(hosts[name][1], added)

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import functools
 import traceback
 
 from collections.abc import Mapping
@@ -36,7 +37,8 @@ from ansible_collections.alicloud.ecs.plugins.module_utils.jmespath_query import
     HAS_JMESPATH, JMESPATH_IMPORT_ERROR, apply_query, compile_query)
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
     ListingFailure, ListingResult, list_sessions, listing_bounds, listing_problem)
-from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import session_ids_by_instance, summary_by_instance
+from ansible_collections.alicloud.ecs.plugins.module_utils.result_shape import (
+    ResultShapeError, checked_return_keys, checked_session_fields, shaped_result)
 
 
 class _Module(AnsibleModule):
@@ -219,24 +221,34 @@ class AlicloudModule:
         except ValueError as error:
             self.fail_json(msg=str(error))
 
-    def session_result(self, sessions: List[Dict[str, Any]], instance_ids: Optional[List[str]], query: Any,
-                       **result) -> Dict[str, Any]:
-        """The result keys of a module that returns sessions (newest first), plus ``result``; one place for all of them.
+    def result_shape(self) -> None:
+        """Fails, before any work, when ``return_keys`` or ``session_fields`` names a key or field that does not exist."""
+        try:
+            checked_return_keys(self.params.get('return_keys'))
+            checked_session_fields(self.params.get('session_fields'))
+        except ResultShapeError as error:
+            self.fail_json(msg=str(error))
 
-        ``sessions_by_instance`` and ``summary_by_instance`` are keyed by ``instance_ids`` when given; ``query_result``
-        is there when ``query`` (from :meth:`compiled_query`) is. A query that fails on the data fails the task with
-        ``result``.
+    def session_result(self, sessions: List[Dict[str, Any]], instance_ids: Optional[List[str]], query: Any,
+                       changed: bool = False, **facts) -> Dict[str, Any]:
+        """The result of a module that returns sessions (newest first): ``changed``, the keys of ``return_keys`` cut
+        to ``session_fields`` (:func:`result_shape.shaped_result`), then ``facts``, then ``query_result`` when
+        ``query`` (from :meth:`compiled_query`) is given. One place for both info modules.
+
+        Summaries and the query always see the full records. A query that fails on the data fails the task with the
+        ``api_calls`` fact.
         """
-        result.update(
-            sessions=sessions,
-            sessions_by_instance=session_ids_by_instance(sessions, instance_ids or None),
-            summary_by_instance=summary_by_instance(sessions, instance_ids or None),
-        )
-        if query is not None:
-            try:
-                result['query_result'] = apply_query(query, sessions)
-            except ValueError as error:
-                self.fail_json(msg=str(error), **{key: value for key, value in result.items() if key == 'api_calls'})
+        try:
+            shaped = shaped_result(sessions, instance_ids or None, self.params.get('return_keys'),
+                                   self.params.get('session_fields'),
+                                   query=None if query is None else functools.partial(apply_query, query))
+        except ValueError as error:
+            self.fail_json(msg=str(error), **{key: value for key, value in facts.items() if key == 'api_calls'})
+        query_given = 'query_result' in shaped
+        query_result = shaped.pop('query_result', None)
+        result = dict(changed=changed, **shaped, **facts)
+        if query_given:
+            result['query_result'] = query_result
         return result
 
     def require_sdk(self):

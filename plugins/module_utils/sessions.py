@@ -139,6 +139,11 @@ TEXT_FIELDS = ('session_id', 'region_id', 'creation_time', 'username', 'client_i
                'target_server')
 CONNECTION_TEXT_FIELDS = ('instance_id', 'status', 'start_time', 'end_time', 'closed_reason', 'failed_detail')
 
+# Every field of a normalised session the collection documents (the module's RETURN lists exactly these, in this
+# order): the text fields, the port, and the three that normalize_session always builds. Fields the service adds later
+# pass through normalize_session but are not documented, so session_fields cannot name them.
+SESSION_FIELDS = TEXT_FIELDS + ('port_number', 'instance_ids', 'connections')
+
 
 def _kind(value):
     """``a list``, ``a dict``...: how a message names the type of a value that should have been text."""

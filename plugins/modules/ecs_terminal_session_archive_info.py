@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - alicloud.ecs.alicloud.filters
   - alicloud.ecs.alicloud.query
+  - alicloud.ecs.alicloud.result
 requirements:
   - psycopg 3 (C(psycopg[binary])), only for O(database_url); C(requirements-postgresql.txt) of the collection
     lists it.
@@ -146,7 +147,7 @@ sessions:
     - The archived sessions selected, each once, newest first - the records of
       RV(alicloud.ecs.ecs_terminal_session_info#module:sessions) as the archive module stored them, plus the
       bookkeeping key C(_archive).
-  returned: success
+  returned: success, unless O(return_keys) leaves it out
   type: list
   elements: dict
   contains:
@@ -207,7 +208,7 @@ sessions_by_instance:
     - Instance ID to the IDs of its sessions, newest first, as RV(alicloud.ecs.ecs_terminal_session_info#module:sessions_by_instance).
     - With O(instance_id), the keys are exactly those IDs, each present even with no session. Otherwise every
       instance a selected session reached is a key.
-  returned: success
+  returned: success, unless O(return_keys) leaves it out
   type: dict
   sample:
     i-bp1i7gg30r52z2em0001: [s-hz023od0x9a1b2c3, s-hz023od0x9a1b2c0]
@@ -219,7 +220,7 @@ summary_by_instance:
       C(active_session_count), C(last_session_time), C(last_session_user), C(last_client_ip), C(usernames),
       C(client_ips), C(principal_ids), C(root_session_count), C(failed_connection_count),
       C(port_forwarding_session_count), C(closed_reasons).
-  returned: success
+  returned: success, unless O(return_keys) leaves it out
   type: dict
   sample:
     i-bp1i7gg30r52z2em0001:
@@ -253,6 +254,7 @@ from ansible_collections.alicloud.ecs.plugins.module_utils.archive_store import 
     describe_database_error, open_archive, url_password_of)
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CriteriaError, utc_now
 from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule, selection_argument_spec
+from ansible_collections.alicloud.ecs.plugins.module_utils.result_shape import RETURN_KEYS
 from ansible_collections.alicloud.ecs.plugins.module_utils.sessions import newest_first
 
 BLANK_ID = '{name}: an empty ID would not select anything; give real IDs or leave {name} out'
@@ -267,6 +269,8 @@ def argument_spec():
         database_password=dict(type='str', no_log=True),
         region_id=dict(type='list', elements='str', aliases=['region', 'alicloud_region']),
         query=dict(type='str'),
+        return_keys=dict(type='list', elements='str', choices=list(RETURN_KEYS), default=list(RETURN_KEYS)),
+        session_fields=dict(type='list', elements='str'),
         **selection_argument_spec()
     )
 
@@ -325,6 +329,7 @@ def main():
     except CriteriaError as error:
         module.fail_json(msg=str(error))
     query = module.compiled_query()
+    module.result_shape()
 
     sessions = archived_sessions(module, criteria, window, region_ids, instance_ids, session_ids)
     module.exit_json(**module.session_result(sessions, instance_ids, query, changed=False))

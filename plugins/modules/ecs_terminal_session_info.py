@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - alicloud.ecs.alicloud.filters
   - alicloud.ecs.alicloud.query
   - alicloud.ecs.alicloud.listing
+  - alicloud.ecs.alicloud.result
 attributes:
   check_mode:
     description: Can run in check mode and return the same result as without it.
@@ -161,6 +162,19 @@ EXAMPLES = r'''
       port_forwarding: true
     query: "[].{id: session_id, user: username, port: port_number}"
   register: forwards
+
+- name: A fleet-wide check that needs only the per-instance summaries (a small result, also in AWX)
+  alicloud.ecs.ecs_terminal_session_info:
+    region_id: [cn-hangzhou, cn-shanghai]
+    return_keys: [summary_by_instance]
+  register: fleet
+
+- name: Who opened which session, without the connection details
+  alicloud.ecs.ecs_terminal_session_info:
+    region_id: cn-hangzhou
+    return_keys: [sessions]
+    session_fields: [session_id, creation_time, username, client_ip, instance_ids]
+  register: who
 '''
 
 RETURN = r'''
@@ -169,7 +183,8 @@ sessions:
     - The sessions, each once, newest first. Keys are snake_case; fields the service left empty are
       left out, except RV(sessions[].session_id), RV(sessions[].region_id), RV(sessions[].connections)
       and RV(sessions[].instance_ids).
-  returned: success
+    - With O(session_fields), only those fields of each session.
+  returned: success, unless O(return_keys) leaves it out
   type: list
   elements: dict
   contains:
@@ -252,7 +267,7 @@ sessions_by_instance:
       enrichment filters of this collection give full records keyed by instance.
     - With O(instance_id), the keys are exactly those IDs, each present even with no session. Otherwise
       every instance a session reached is a key. A session that reached several instances is listed under each.
-  returned: success
+  returned: success, unless O(return_keys) leaves it out
   type: dict
   sample:
     i-bp1i7gg30r52z2em0001: [s-hz023od0x9a1b2c3, s-hz023od0x9a1b2c0]
@@ -260,7 +275,8 @@ sessions_by_instance:
 summary_by_instance:
   description:
     - Instance ID to a summary of its sessions, with the same keys as RV(sessions_by_instance).
-  returned: success
+    - Always computed from the full session records, whatever O(return_keys) and O(session_fields) say.
+  returned: success, unless O(return_keys) leaves it out
   type: dict
   contains:
     session_count:
@@ -336,7 +352,8 @@ next_token:
   type: str
   sample: alicloud-ecs-1.eyJpIjoiIiwibSI6MTAwLCJvIjo1MCwiciI6ImNuLWhhbmd6aG91IiwicyI6IiIsInQiOiIifQ
 query_result:
-  description: The value of O(query) for the session list.
+  description:
+    - The value of O(query) for the session list (the full records, whatever O(return_keys) and O(session_fields) say).
   returned: when O(query) is given
   type: raw
   sample: [s-hz023od0x9a1b2c3]
@@ -384,6 +401,7 @@ api_calls:
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import listing_argument_spec, query_plan
 from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule, selection_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import decode_resume_token, encode_resume_token
+from ansible_collections.alicloud.ecs.plugins.module_utils.result_shape import RETURN_KEYS
 
 BLANK_ID = '{name}: an empty ID would not filter anything (the whole region would be listed); give real IDs or leave {name} out'
 
@@ -394,6 +412,8 @@ def argument_spec():
         next_token=dict(type='str', no_log=False),
         query=dict(type='str'),
         on_region_error=dict(type='str', default='fail', choices=['fail', 'continue']),
+        return_keys=dict(type='list', elements='str', choices=list(RETURN_KEYS), default=list(RETURN_KEYS)),
+        session_fields=dict(type='list', elements='str'),
         **selection_argument_spec(),
         **listing_argument_spec(page_size=True)
     )
@@ -437,16 +457,16 @@ def main():
     instance_ids, session_ids = module.ids('instance_id', BLANK_ID), module.ids('session_id', BLANK_ID)
     plan, start = plan_and_start(module, instance_ids, session_ids)
     criteria, query = module.criteria(), module.compiled_query()
+    module.result_shape()  # before any call: a field name that is not documented would otherwise cost a whole listing
     module.require_sdk()
 
     listed = module.list_sessions(plan, criteria, max_items=module.params['max_items'], start=start,
                                   keep_going=module.params['on_region_error'] == 'continue')
-    result = module.session_result(listed.sessions, instance_ids, query, changed=False,
-                                   failed_regions=region_failures(module, listed), request_ids=listed.request_ids,
-                                   api_calls=listed.api_calls)
+    facts = dict(failed_regions=region_failures(module, listed), request_ids=listed.request_ids, api_calls=listed.api_calls)
     resume = listed.listings[0].resume if len(listed.listings) == 1 else None
     if resume is not None:
-        result['next_token'] = encode_resume_token(plan[0], resume)
+        facts['next_token'] = encode_resume_token(plan[0], resume)
+    result = module.session_result(listed.sessions, instance_ids, query, **facts)
     module.exit_json(**result)
 
 

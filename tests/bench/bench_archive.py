@@ -352,7 +352,7 @@ def main():
         finally:
             bench.endpoint.stop()
     wall = time.time() - started
-    bench.section('10. The archive: one run merging 1,000 listed records into archives of growing size', (
+    bench.section('12. The archive: one run merging 1,000 listed records into archives of growing size', (
         'store', 'archived records', 'filled by direct SQL in s', 'archive MiB', '1,000 new: module process s', 'peak RSS MiB',
         '1,000 unchanged: s', 'peak RSS MiB'), merge_rows, [
         'Each archive holds its records over the three listed regions and %s instances, filled by direct SQL (not '
@@ -360,11 +360,11 @@ def main():
         'a new region each time); "1,000 unchanged": a region listed again. The module process alone (python -m, as '
         'AnsiballZ runs it; ansible-playbook\'s own start-up excluded), against the local endpoint without latency, so '
         'the figures are the listing of 10 pages plus the store\'s work.' % ('{:,}'.format(INSTANCES), args.repeat)])
-    bench.section('10a. ecs_terminal_session_archive_info: one instance over %s archived records' % '{:,}'.format(args.sizes[-1]), (
+    bench.section('12a. ecs_terminal_session_archive_info: one instance over %s archived records' % '{:,}'.format(args.sizes[-1]), (
         'store', 'archived records', 'sessions returned', 'module process s', 'peak RSS MiB', 'same module, empty archive: s'),
         info_rows, ['Best of %d. The instance index (terminal_session_instances) finds the instance\'s sessions; the '
                     'empty archive shows what the module\'s start-up costs by itself.' % args.repeat])
-    bench.section('10b. Importing a version 1 JSON Lines archive of %s records (import_path)' % '{:,}'.format(args.import_count), (
+    bench.section('12b. Importing a version 1 JSON Lines archive of %s records (import_path)' % '{:,}'.format(args.import_count), (
         'store', 'records', 'file MiB', 'module process s', 'records per second', 'peak RSS MiB', 'archive MiB after',
         'bytes per record'), import_rows, ['One run each, into an empty store, with a listing of an empty region in the '
                                            'same transaction. The file is streamed in batches of 500 records.'])

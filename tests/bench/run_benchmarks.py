@@ -16,7 +16,9 @@ only when something is functionally wrong (records missing or duplicated, a task
   7. the enrichment filter at 10,000 hosts x 100,000 sessions (bench_enrich.py)
   8. a fleet-wide audit spread over Ansible's forks (the measured example of docs/scaling.md)
   9. the terminal_sessions inventory plugin: 10,000 hosts, 1 and 2 regions of 20,000 sessions, cold and cached
- 10. the archive on SQLite and PostgreSQL: one run merging 1,000 records into 1,000 to 1,000,000 archived ones,
+ 10. lean results: the task returning only summaries against the bare SDK loop and every key; 7 regions against 1; sizes
+ 11. lean results: the inventory plugin's choices at 10,000 hosts against ansible-core's constructed (bench_lean.py)
+ 12. the archive on SQLite and PostgreSQL: one run merging 1,000 records into 1,000 to 1,000,000 archived ones,
      ecs_terminal_session_archive_info over 1,000,000 records, importing 1,000,000 version 1 records (bench_archive.py;
      needs the server of tests/tools/postgres.sh, which `make bench` starts)
 """
@@ -36,6 +38,7 @@ from pathlib import Path
 
 from bench_support import (ACCESS_KEY_ID, ACCESS_KEY_SECRET, CREDENTIALS, HERE, MODULE, REPO, BenchError, Series, check, environment,
                            importtime_by_package, load_average, machine, mib, minimum_calls, run_playbook, run_process)
+from bench_lean import bench_lean_inventory, bench_lean_module, seed as seed_lean
 from ecs_endpoint.data import make_sessions, public_view, session_matches
 from ecs_endpoint.server import EcsEndpoint
 
@@ -91,6 +94,7 @@ class Bench:
         if self.wanted(6):
             for region in BIG_REGIONS:
                 regions.setdefault(region, make_sessions(region, 10000))
+        seed_lean(regions, self.wanted)
         self.endpoint = EcsEndpoint(regions, credentials=CREDENTIALS, tls=not self.args.http, max_logged_requests=0)
         self.endpoint.start()
         self.ca_file = self.endpoint.ca_file
@@ -801,6 +805,39 @@ def write_report(bench, path, started, wall, load_before, load_after):
     path.write_text('\n'.join(lines))
 
 
+def merge_report(bench, path, started, wall, load_before, load_after):
+    """Put the sections and goals of a partial run (--only) into the report of the last full run, each section saying when it ran."""
+    info = machine()
+    lines = path.read_text().split('\n')
+    run_note = ('This section comes from a partial run, `%s` (%s, %.0f s; load average %.2f before, %.2f after; %s), not from the '
+                'full run dated at the top.' % (' '.join(['python', 'tests/bench/run_benchmarks.py'] + sys.argv[1:]),
+                                                datetime.datetime.fromtimestamp(started, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+                                                wall, load_before[0], load_after[0],
+                                                ', '.join('%s %s' % item for item in info['versions'].items())))
+    for goal in bench.goals:
+        row = '| %s | %s | %s | %s | %s | %s |' % goal
+        numbers = [index for index, line in enumerate(lines) if line.startswith('| %s | ' % goal[0])]
+        if numbers:
+            lines[numbers[0]] = row
+        else:
+            last = max(index for index, line in enumerate(lines) if line.startswith('| ') and index < lines.index('## 1. API calls against the minimum'))
+            lines.insert(last + 1, row)
+    for title, table, notes in bench.sections:
+        block = ['## %s' % title, ''] + table
+        for note in notes + [run_note]:
+            block.extend(['', note])
+        block.append('')
+        heading = '## %s' % title
+        if heading in lines:
+            start = lines.index(heading)
+            end = next((index for index in range(start + 1, len(lines)) if lines[index].startswith('## ')), len(lines))
+            lines[start:end] = block
+        else:
+            at = lines.index('## Changes')
+            lines[at:at] = block
+    path.write_text('\n'.join(lines))
+
+
 def parse_latency(text):
     values = [float(part) for part in text.split(',')]
     if len(values) == 1:
@@ -819,6 +856,8 @@ def main():
     parser.add_argument('--only', type=lambda text: [int(part) for part in text.split(',')], help='benchmarks to run, e.g. 2,5')
     parser.add_argument('--output', type=Path, default=REPO / 'docs' / 'performance.md',
                         help='the report (default docs/performance.md; written only when every benchmark ran)')
+    parser.add_argument('--merge', action='store_true',
+                        help='with --only: replace the sections and goals of the benchmarks run in the report, keeping the rest')
     args = parser.parse_args()
     check(getattr(socket, '_alicloud_ecs_guard', False), 'the loopback-only network guard is not loaded: run through `make bench`')
     started, load_before = time.time(), load_average()
@@ -830,7 +869,8 @@ def main():
                 bench.latency_text(), args.repeat, bench.endpoint.protocol, bench.endpoint.endpoint))
             for number, function in ((1, bench_calls), (2, bench_head_to_head), (3, bench_regions), (4, bench_instances),
                                      (5, bench_startup), (6, bench_memory), (7, bench_enrich), (8, bench_forks), (9, bench_inventory),
-                                     (10, bench_archive)):
+                                     (10, bench_lean_module), (11, bench_lean_inventory),
+                                     (12, bench_archive)):
                 if bench.wanted(number):
                     began = time.time()
                     function(bench)
@@ -846,6 +886,9 @@ def main():
     if not args.only:
         write_report(bench, args.output, started, wall, load_before, load_average())
         print('wrote %s' % args.output)
+    elif args.merge:
+        merge_report(bench, args.output, started, wall, load_before, load_average())
+        print('updated %s' % args.output)
 
 
 if __name__ == '__main__':

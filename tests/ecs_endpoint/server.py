@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from ecs_endpoint import auth
+from ecs_endpoint.assistant_settings import ACTIONS as ASSISTANT_ACTIONS, AssistantSettings
 from ecs_endpoint.data import TIME_FORMAT, make_sessions, public_view, session_matches
 from ecs_endpoint.errors import JSON_CONTENT_TYPE, XML_CONTENT_TYPE, ApiError, new_request_id, xml_error
 from ecs_endpoint.faults import ACCESS_DENIED_DETAIL, FaultPlan
@@ -119,6 +120,8 @@ class EcsEndpoint:
         self._auth = auth.Authenticator(credentials, max_skew_seconds=max_clock_skew_seconds)
         self._faults = FaultPlan(faults)
         self._tokens = TokenIssuer()
+        # Cloud Assistant settings (Session Manager posture) of the one account: see assistant_settings.py.
+        self.assistant = AssistantSettings(regions)
         self._stop_event = threading.Event()
         self._httpd = None
         self._thread = None
@@ -356,7 +359,7 @@ class EcsEndpoint:
         _style, action, version = auth.detect(headers, params)
         if not action:
             raise ApiError('MissingParameter', 'Action')
-        if action not in (ACTION, END_ACTION):
+        if action not in (ACTION, END_ACTION) + ASSISTANT_ACTIONS:
             raise ApiError('InvalidAction.NotFound')
         if not version:
             raise ApiError('MissingParameter', 'Version')
@@ -364,6 +367,9 @@ class EcsEndpoint:
             raise ApiError('InvalidVersion')
         if action == END_ACTION:
             self._end_session(handler, url, query, params, headers, body, request_id)
+            return
+        if action in ASSISTANT_ACTIONS:
+            self._assistant_settings(handler, url, query, params, headers, body, request_id, action)
             return
         with self._lock:
             self._stats['calls'] += 1
@@ -465,6 +471,18 @@ class EcsEndpoint:
             with self._lock:
                 self._stats['auth_failures'] += 1
             raise
+
+    def _assistant_settings(self, handler, url, query, params, headers, body, request_id, action):
+        """Describe/ModifyCloudAssistantSettings: signature first, then the retryable faults, then the state."""
+        self._verify(handler, url, query, params, headers, body)
+        plan = self._faults.begin_call(params.get('RegionId'))
+        if plan.error is not None and plan.fault_name in ('throttle', 'unavailable', 'error_rate', 'rate_limit'):
+            self._count('faults_injected', plan.fault_name)
+            raise plan.error
+        doc = self.assistant.answer(action, params, request_id)
+        with self._lock:
+            self._stats['ok'] += 1
+        self._send_json(handler, 200, doc, request_id)
 
     def _end_session(self, handler, url, query, params, headers, body, request_id):
         """EndTerminalSession: every open connection of the session becomes Terminated."""

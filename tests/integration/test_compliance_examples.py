@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / 'docs' / 'examples' / 'compliance'
 GUIDE = ROOT / 'docs' / 'compliance.md'
 PLAYBOOKS = ('gather_and_enrich.yml', 'no_root_sessions.yml', 'reboot_when_idle.yml', 'allowed_networks.yml', 'audit_report.yml',
-             'end_old_root_sessions.yml', 'end_sessions_before_reboot.yml')
+             'end_old_root_sessions.yml', 'end_sessions_before_reboot.yml', 'session_recording.yml',
+             'session_recording_remediate.yml')
 REGION = 'cn-hangzhou'
 TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 OPEN_STATUSES = ('Connecting', 'Connected')
@@ -162,9 +163,9 @@ def write_inventory(path, hosts):
     return path
 
 
-def run_playbook(runner, endpoint, name, inventory, extra_vars=None, cwd=None):
+def run_playbook(runner, endpoint, name, inventory, extra_vars=None, cwd=None, extra_args=()):
     command = [str(Path(sys.executable).parent / 'ansible-playbook'), '-i', str(inventory), str(EXAMPLES / name),
-               '-e', 'demo_endpoint=%s' % endpoint.endpoint, '-e', 'demo_ca_bundle=%s' % endpoint.ca_file]
+               '-e', 'demo_endpoint=%s' % endpoint.endpoint, '-e', 'demo_ca_bundle=%s' % endpoint.ca_file, *extra_args]
     if extra_vars:
         command.extend(['-e', json.dumps(extra_vars)])
     env = runner.environment({'ALIBABA_CLOUD_ACCESS_KEY_ID': ACCESS_KEY_ID, 'ALIBABA_CLOUD_ACCESS_KEY_SECRET': ACCESS_KEY_SECRET,
@@ -396,3 +397,60 @@ def test_end_sessions_before_reboot_closes_everything_then_confirms(runner, endp
     assert run.rc == 0, run.output
     assert sorted(endpoint.stats()['ended']) == ['s-new-root', 's-old-root', 's-old-root-db', 's-old-user']
     assert run.stdout.count('Would reboot') == 2
+
+
+# --- session activity is recorded (Session Manager posture) ----------------------------------------------------
+
+ITEM_LINE = re.compile(r'^(?P<status>ok|failed|changed): \[localhost\](?: =>)? \(item=(?P<item>[^)]+)\) => ', re.M)
+POSTURE_REGIONS = ['cn-hangzhou', 'cn-shanghai', 'cn-beijing', 'ap-southeast-1']
+KMS_DELIVERY = {'Enabled': True, 'BucketName': 'audit-session-logs', 'Prefix': 'sessions/', 'EncryptionType': 'KMS',
+                'EncryptionKeyId': 'key-hzz6a4d2b0fa7b2x0k8ze'}
+
+
+def item_messages(stdout):
+    """Item (region) -> (status, message with white space collapsed) of every loop item printed."""
+    found = {}
+    for match in ITEM_LINE.finditer(stdout):
+        payload = json.JSONDecoder().raw_decode(stdout, match.end())[0]
+        found[match['item']] = (match['status'], ' '.join(payload['msg'].split()))
+    return found
+
+
+def test_session_recording_reports_each_region_and_the_remediation_fixes_them(runner, endpoint_factory):
+    endpoint = endpoint_factory({region: 0 for region in POSTURE_REGIONS}, tls=True)
+    assistant = endpoint.assistant
+    assistant.session_manager_enabled = True
+    assistant.set_delivery('cn-hangzhou', oss=KMS_DELIVERY)
+    assistant.set_delivery('cn-shanghai', oss={'Enabled': True, 'BucketName': 'plain-logs', 'EncryptionType': 'OssManaged'})
+    assistant.unsupported_regions = {'ap-southeast-1'}
+    inventory = EXAMPLES / 'inventory.yml'
+    check = run_playbook(runner, endpoint, 'session_recording.yml', inventory, {'alicloud_region_id': POSTURE_REGIONS})
+
+    assert check.rc != 0 and check.failed_hosts() == {'localhost'}
+    reported = item_messages(check.stdout)
+    assert reported.pop('ap-southeast-1')[1].startswith('ap-southeast-1: the posture could not be read: ')
+    assert reported == {
+        'cn-hangzhou': ('ok', 'cn-hangzhou: session activity is recorded'),
+        'cn-shanghai': ('failed', 'cn-shanghai: OSS delivery to plain-logs is not encrypted with KMS (OssManaged);'),
+        'cn-beijing': ('failed', 'cn-beijing: session records are delivered neither to OSS nor to Simple Log Service;'),
+    }
+    unwanted = run_playbook(runner, endpoint, 'session_recording.yml', inventory,
+                            {'alicloud_region_id': ['cn-hangzhou'], 'session_manager_wanted': False})
+    assert item_messages(unwanted.stdout) == {'cn-hangzhou': (
+        'failed', 'cn-hangzhou: Session Manager is enabled for the account, wanted disabled;')}
+
+    readable = {'alicloud_region_id': POSTURE_REGIONS[:3]}
+    dry = run_playbook(runner, endpoint, 'session_recording_remediate.yml', inventory, readable, extra_args=['--check', '--diff'])
+    assert dry.rc == 0, dry.output
+    assert assistant.modify_calls() == []  # check mode: nothing written
+    assert re.search(r'^\+\s+"bucket_name": "audit-session-logs"', dry.stdout, re.M), dry.stdout  # the diff
+    assert '2 change(s): SessionManagerDelivery in cn-shanghai, SessionManagerDelivery in cn-beijing' in dry.stdout
+
+    fixed = run_playbook(runner, endpoint, 'session_recording_remediate.yml', inventory, readable)
+    assert fixed.rc == 0, fixed.output
+    assert [call['RegionId'] for call in assistant.modify_calls()] == ['cn-shanghai', 'cn-beijing']
+    assert all(assistant.snapshot()['oss'][region] == KMS_DELIVERY for region in POSTURE_REGIONS[:3])
+    passed = run_playbook(runner, endpoint, 'session_recording.yml', inventory, readable)
+    assert passed.rc == 0, passed.output
+    assert {region: status for region, (status, _msg) in item_messages(passed.stdout).items()} == dict.fromkeys(
+        POSTURE_REGIONS[:3], 'ok')

@@ -201,7 +201,7 @@ def test_the_guide_names_every_module_of_the_action_group():
     runtime = yaml.safe_load((ROOT / 'meta' / 'runtime.yml').read_text())
     assert 'group/alicloud.ecs.alicloud' in guide and 'action group `alicloud`' in ' '.join(guide.split())
     modules = runtime['action_groups']['alicloud']
-    assert len(modules) == 3
+    assert len(modules) == 5
     for module in modules:
         assert '`alicloud.ecs.%s`' % module in guide, module
 
