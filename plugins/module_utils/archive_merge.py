@@ -34,7 +34,7 @@ from ansible_collections.alicloud.ecs.plugins.module_utils.archive_store import 
     ArchiveConnection, ArchiveStoreError, _set_lock_timeout, describe_database_error)
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import session_time
 
-# Keys per SELECT ... IN (...): well under SQLite's oldest limit of 999 parameters.
+# Keys per SELECT of archived rows: well under SQLite's oldest limit of 999 parameters (IN (...) there).
 CHUNK = 500
 # The service keeps session records about four weeks, and at most this many per region.
 RETENTION = datetime.timedelta(days=28)
@@ -180,6 +180,8 @@ def archived_rows(archive: ArchiveConnection, keys: Iterable[Tuple[str, str]]) -
     """{(region, session ID): (record text, archived_at, updated_at)} of the archived rows among ``keys``."""
     if archive.schema_version is None:
         return {}
+    if archive.dialect == 'postgresql':
+        return _archived_rows_postgresql(archive, list(keys))
     by_region = {}
     for region_id, session_id in keys:
         by_region.setdefault(region_id, []).append(session_id)
@@ -192,6 +194,21 @@ def archived_rows(archive: ArchiveConnection, keys: Iterable[Tuple[str, str]]) -
                                    [region_id] + chunk).fetchall()
             for session_id, record, archived_at, updated_at in rows:
                 found[(region_id, session_id)] = (record, archived_at, updated_at)
+    return found
+
+
+def _archived_rows_postgresql(archive: ArchiveConnection, keys: List[Tuple[str, str]]) -> Dict[Tuple[str, str], tuple]:
+    # The keys joined as two arrays: each row is found through the primary key. IN (...) and = ANY(...) are planned
+    # as a scan of the whole region on a table not analysed yet (a new archive, an import in one transaction).
+    found = {}
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start:start + CHUNK]
+        rows = archive.execute('SELECT t.region_id, t.session_id, t.record, t.archived_at, t.updated_at '
+                               'FROM unnest(?::text[], ?::text[]) AS k(region_id, session_id) '
+                               'JOIN terminal_sessions t ON t.region_id = k.region_id AND t.session_id = k.session_id',
+                               ([key[0] for key in chunk], [key[1] for key in chunk])).fetchall()
+        for region_id, session_id, record, archived_at, updated_at in rows:
+            found[(region_id, session_id)] = (record, archived_at, updated_at)
     return found
 
 

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib.util
 import json
 import os
 import re
@@ -29,16 +30,16 @@ from ansible_collections.alicloud.ecs.plugins.module_utils.errors import remembe
 from ansible_collections.alicloud.ecs.plugins.module_utils.file_safety import (
     SQLITE_SIDE_SUFFIXES, UnsafeFileError, check_target, open_regular)
 
+# psycopg is needed only for database_url, and importing it takes up to a second: it is imported on the first
+# PostgreSQL use (:func:`load_psycopg`), never for a SQLite archive. Finding it on the path is cheap and enough for
+# the modules to fail early with missing_required_lib when it is not installed at all.
 try:
-    import psycopg
-    from psycopg import conninfo as psycopg_conninfo
-    HAS_PSYCOPG = True
-    PSYCOPG_IMPORT_ERROR = None
-except ImportError as import_error:  # psycopg is needed only for database_url
-    psycopg = None
-    psycopg_conninfo = None
+    HAS_PSYCOPG = importlib.util.find_spec('psycopg') is not None
+    PSYCOPG_IMPORT_ERROR = None if HAS_PSYCOPG else ImportError("No module named 'psycopg'")
+except (ImportError, ValueError) as find_error:  # a broken installation
     HAS_PSYCOPG = False
-    PSYCOPG_IMPORT_ERROR = import_error
+    PSYCOPG_IMPORT_ERROR = find_error
+_PSYCOPG = {}  # 'module' and 'error' once load_psycopg ran
 
 PSYCOPG_REQUIREMENT = 'psycopg (psycopg[binary] >= 3.1)'
 SCHEMA_VERSION = 1
@@ -79,6 +80,15 @@ class ArchiveStoreError(Exception):
     def __init__(self, message: str):
         self.message = scrub(message)
         super().__init__(self.message)
+
+
+def failure_message(action: str, error: ArchiveStoreError) -> str:
+    """``Action: message``, or the message alone when it says itself what could not be done ("cannot ..."), so a
+    failure never says it twice."""
+    message = error.message
+    if message.lower().startswith('cannot '):
+        return message[:1].upper() + message[1:]
+    return '%s: %s' % (action, message)
 
 
 class ArchiveLocation:
@@ -157,9 +167,34 @@ class ArchiveConnection:
 
 # --- PostgreSQL connection strings ----------------------------------------------------------------
 
+def load_psycopg():
+    """psycopg 3 (with its ``conninfo`` module loaded), imported on first use; None when it cannot be imported.
+
+    The import error, if any, is then in ``_PSYCOPG['error']``.
+    """
+    if 'module' not in _PSYCOPG:
+        try:
+            import psycopg.conninfo  # binds psycopg, its conninfo module loaded too
+        except ImportError as error:
+            _PSYCOPG.update(module=None, error=error)
+        else:
+            _PSYCOPG.update(module=psycopg, error=None)
+    return _PSYCOPG['module']
+
+
+def _require_psycopg():
+    psycopg = load_psycopg() if HAS_PSYCOPG else None
+    if psycopg is None:
+        raise ArchiveStoreError('database_url needs the Python package %s on the host the module runs on (pip install '
+                                '"psycopg[binary]", or requirements-postgresql.txt of the collection): %s'
+                                % (PSYCOPG_REQUIREMENT, _PSYCOPG.get('error') or PSYCOPG_IMPORT_ERROR))
+    return psycopg
+
+
 def _conninfo_dict(database_url: str) -> dict:
+    psycopg = _require_psycopg()
     try:
-        return psycopg_conninfo.conninfo_to_dict(database_url)
+        return psycopg.conninfo.conninfo_to_dict(database_url)
     except psycopg.ProgrammingError as error:
         raise ArchiveStoreError('database_url is neither a PostgreSQL URI (postgresql://user@host/database) nor a '
                                 'libpq connection string (host=... dbname=...): %s' % _first_line(error))
@@ -203,9 +238,10 @@ def url_password_of(database_url: Optional[str]) -> Optional[str]:
     if not database_url:
         return None
     password = None
-    if HAS_PSYCOPG:
+    psycopg = load_psycopg() if HAS_PSYCOPG else None
+    if psycopg is not None:
         try:
-            password = psycopg_conninfo.conninfo_to_dict(database_url).get('password')
+            password = psycopg.conninfo.conninfo_to_dict(database_url).get('password')
         except psycopg.ProgrammingError:
             password = None
     if password is None:
@@ -215,6 +251,15 @@ def url_password_of(database_url: Optional[str]) -> Optional[str]:
 
 
 def _first_line(error) -> str:
+    """The error's text on one line. A PostgreSQL server error: its primary message and SQLSTATE, without the
+    ``LINE 1: ... ^`` echo of the statement that follows it (the statement is ours, and long)."""
+    sqlstate = getattr(error, 'sqlstate', None)
+    if sqlstate:
+        primary = getattr(getattr(error, 'diag', None), 'message_primary', None)
+        if not primary:
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            primary = lines[0] if lines else type(error).__name__
+        return '%s (SQLSTATE %s)' % (primary.strip(), sqlstate)
     text = str(error).strip() or type(error).__name__
     return ' '.join(line.strip() for line in text.splitlines() if line.strip())
 
@@ -223,6 +268,7 @@ def describe_database_error(error, action: str) -> str:
     """A message naming the cause of a psycopg error (server down, password refused, permission), no secret."""
     text = _first_line(error)
     lowered = text.lower()
+    psycopg = _PSYCOPG.get('module')  # an error of psycopg means it was imported
     if 'password authentication failed' in lowered or 'no password supplied' in lowered:
         cause = 'the server refused the password (give database_password, PGPASSWORD or ~/.pgpass)'
     elif 'connection refused' in lowered or 'could not connect' in lowered or 'timeout expired' in lowered \
@@ -445,10 +491,7 @@ def _prepare_sqlite(archive: ArchiveConnection, path: str, read_only: bool) -> N
 
 def _open_postgresql(location: ArchiveLocation, read_only: bool, create: bool, lock_timeout: float,
                      warn: Callable[[str], None]) -> ArchiveConnection:
-    if not HAS_PSYCOPG:
-        raise ArchiveStoreError('database_url needs the Python package %s on the host the module runs on (pip install '
-                                '"psycopg[binary]", or requirements-postgresql.txt of the collection): %s'
-                                % (PSYCOPG_REQUIREMENT, PSYCOPG_IMPORT_ERROR))
+    psycopg = _require_psycopg()
     label = location.label()
     options = _conninfo_dict(location.database_url)
     if options.get('password'):
@@ -461,7 +504,7 @@ def _open_postgresql(location: ArchiveLocation, read_only: bool, create: bool, l
     if location.database_password is not None:
         extra['password'] = location.database_password
     try:
-        conninfo = psycopg_conninfo.make_conninfo(location.database_url, **extra)
+        conninfo = psycopg.conninfo.make_conninfo(location.database_url, **extra)
         connection = psycopg.connect(conninfo, autocommit=True)
     except psycopg.Error as error:
         raise ArchiveStoreError(describe_database_error(error, 'cannot connect to the archive database %s' % label))
@@ -481,9 +524,13 @@ def _open_postgresql(location: ArchiveLocation, read_only: bool, create: bool, l
 
 
 def _postgresql_tables(archive: ArchiveConnection) -> set:
+    # pg_class read with this statement's snapshot, not to_regclass(): that answers from the session's catalog cache,
+    # which may still remember a table as missing when another run created it while this one waited for the schema
+    # lock (and this run would then create it again and fail).
     names = (SCHEMA_TABLE,) + TABLES
-    rows = archive.execute('SELECT ' + ', '.join('to_regclass(?)' for _name in names) + '', names).fetchone()
-    return {name for name, found in zip(names, rows) if found is not None}
+    rows = archive.execute('SELECT c.relname::text FROM pg_catalog.pg_class c WHERE c.relname::text = ANY(?::text[]) '
+                           'AND pg_catalog.pg_table_is_visible(c.oid)', (list(names),)).fetchall()
+    return {row[0] for row in rows}
 
 
 def _prepare_postgresql(archive: ArchiveConnection, label: str, read_only: bool, create: bool) -> None:

@@ -331,7 +331,7 @@ from ansible_collections.alicloud.ecs.plugins.module_utils.archive import Archiv
 from ansible_collections.alicloud.ecs.plugins.module_utils.archive_export import append_change_log, export_csv, pending_changes
 from ansible_collections.alicloud.ecs.plugins.module_utils.archive_merge import merge_run
 from ansible_collections.alicloud.ecs.plugins.module_utils.archive_store import (
-    HAS_PSYCOPG, PSYCOPG_IMPORT_ERROR, PSYCOPG_REQUIREMENT, ArchiveLocation, ArchiveStoreError, open_archive,
+    HAS_PSYCOPG, PSYCOPG_IMPORT_ERROR, PSYCOPG_REQUIREMENT, ArchiveLocation, ArchiveStoreError, failure_message, open_archive,
     url_password_forms)
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import utc_now
 from ansible_collections.alicloud.ecs.plugins.module_utils.file_safety import (
@@ -445,7 +445,7 @@ class ArchiveModule:
             archive = open_archive(self.location, read_only=read_only, create=not read_only,
                                    lock_timeout=self.params['lock_timeout'], warn=self.warnings.append)
         except ArchiveStoreError as error:
-            self.fail(f'Cannot use the archive: {error.message}')
+            self.fail(failure_message('Cannot use the archive', error))
         for warning in dict.fromkeys(self.warnings):  # the second open warns of the same URL again: once is enough
             if warning not in self.warned:
                 self.warned.add(warning)
@@ -482,8 +482,10 @@ class ArchiveModule:
         try:
             outcome = merge_run(archive, listed.sessions, self.module.region_ids, listing_started, now, self.cutoff(now),
                                 import_path=self.files.get('import_path'), write=write)
-        except (ArchiveStoreError, ArchiveError) as error:
-            self.fail(f'Cannot merge into the archive, left as it was: {getattr(error, "message", error)}',
+        except ArchiveStoreError as error:  # its message names the archive and says it was left as it was
+            self.fail(failure_message('Cannot merge into the archive', error), api_calls=listed.api_calls)
+        except ArchiveError as error:
+            self.fail(f'Cannot merge into the archive {self.location.label()}, left as it was: {error}',
                       api_calls=listed.api_calls)
         created = archive.created or archive.schema_version is None
         result = dict(self.identity, created=created, added=outcome.added, updated=outcome.updated,

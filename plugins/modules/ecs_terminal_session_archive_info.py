@@ -251,7 +251,7 @@ from ansible_collections.alicloud.ecs.plugins.module_utils.archive_query import 
     ArchiveQueryError, select_sessions, time_window)
 from ansible_collections.alicloud.ecs.plugins.module_utils.archive_store import (
     HAS_PSYCOPG, PSYCOPG_IMPORT_ERROR, PSYCOPG_REQUIREMENT, ArchiveLocation, ArchiveStoreError,
-    describe_database_error, open_archive, url_password_of)
+    describe_database_error, failure_message, open_archive, url_password_of)
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import CriteriaError, utc_now
 from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule, selection_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.result_shape import RETURN_KEYS
@@ -286,7 +286,7 @@ def open_store(module):
     try:
         archive = open_archive(location, read_only=True, create=False, lock_timeout=WAIT_SECONDS, warn=module.warn)
     except ArchiveStoreError as error:
-        module.fail_json(msg=f'Cannot read the archive: {error.message}')
+        module.fail_json(msg=failure_message('Cannot read the archive', error))
     if archive.schema_version is not None:
         return archive
     archive.close()

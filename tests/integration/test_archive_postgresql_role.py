@@ -8,8 +8,8 @@ from support.archive_runs import ArchiveRun, served_keys
 from support.playbooks import connection
 
 
-def test_a_least_privilege_role_archives_once_the_owner_created_the_tables(postgres_database, postgres_app_role,
-                                                                            endpoint_factory, tmp_path):
+def test_a_least_privilege_role_archives_once_the_owner_created_the_tables(
+        postgres_database, postgres_app_role, endpoint_factory, tmp_path):
     endpoint = endpoint_factory({'cn-hangzhou': 30})
     as_app = {'database_url': postgres_app_role.url, 'database_password': postgres_app_role.password}
     as_owner = {'database_url': postgres_database.url, 'database_password': postgres_database.password}

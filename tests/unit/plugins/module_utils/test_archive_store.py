@@ -7,6 +7,8 @@ import json
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -16,9 +18,9 @@ from ansible_collections.alicloud.ecs.plugins.module_utils.archive import BOOKKE
 from ansible_collections.alicloud.ecs.plugins.module_utils.archive_export import (
     append_change_log, export_csv, pending_changes, stored_record)
 from ansible_collections.alicloud.ecs.plugins.module_utils.archive_merge import (
-    canonical, find_gaps, merge_run, write_transaction)
+    archived_rows, canonical, find_gaps, merge_run, write_transaction)
 from ansible_collections.alicloud.ecs.plugins.module_utils.archive_store import (
-    SCHEMA_VERSION, ArchiveLocation, ArchiveStoreError, open_archive)
+    SCHEMA_VERSION, ArchiveLocation, ArchiveStoreError, failure_message, open_archive)
 
 NOW = datetime.datetime(2024, 3, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
 HOUR = datetime.timedelta(hours=1)
@@ -393,9 +395,50 @@ def test_a_database_error_mid_merge_rolls_everything_back(location, monkeypatch)
         archive.execute('INSERT INTO no_such_table VALUES (1)')
 
     monkeypatch.setattr('ansible_collections.alicloud.ecs.plugins.module_utils.archive_merge.write_changes', broken)
-    with pytest.raises(ArchiveStoreError, match='left as it was'):
+    with pytest.raises(ArchiveStoreError, match='left as it was') as raised:
         merge(location, [session(1), session(0, status='Closed')], cutoff=NOW - 30 * DAY)
     assert rows(location) == before
+    # Said once, with the server's primary message and SQLSTATE but not its echo of our statement (LINE 1: ... ^).
+    message = raised.value.message
+    assert message.lower().count('cannot merge') == 1 and message.count('left as it was') == 1, message
+    assert 'no_such_table' in message and 'LINE' not in message and '^' not in message, message
+    if location.database_url:
+        assert message.endswith('(SQLSTATE 42P01)'), message
+    assert failure_message('Cannot merge into the archive', raised.value) == message[:1].upper() + message[1:]
+
+
+def test_postgresql_finds_the_archived_rows_of_a_batch_through_the_primary_key(postgres_database):
+    # A new archive, not analysed yet, read inside the transaction that fills it (an import): the lookup of a batch
+    # of keys must go through the primary key, not scan the region (what IN (...) and = ANY(...) were planned as).
+    location = ArchiveLocation(database_url=postgres_database.url, database_password=postgres_database.password)
+    opened(location).close()
+    postgres_database.execute("INSERT INTO terminal_sessions SELECT 'cn-hangzhou', 's-' || n, '2024-01-01T00:00:00Z', "
+                              "'{}', '2024-01-01T00:00:00Z', NULL, n FROM generate_series(1, 100000) AS n")
+    keys = [('cn-hangzhou', 's-%d' % n) for n in range(1, 1001, 2)] + [('cn-shanghai', 's-1'), ('cn-hangzhou', 's-0')]
+    with opened(location) as archive:
+        statements = []
+        execute = archive.execute
+        archive.execute = lambda statement, parameters=(): statements.append((statement, parameters)) or execute(
+            statement, parameters)
+        found = archived_rows(archive, keys)
+        assert sorted(found) == sorted(keys[:500]) and found[keys[0]] == ('{}', '2024-01-01T00:00:00Z', None)
+        lookups = [item for item in statements if 'terminal_sessions' in item[0]]
+        assert len(lookups) == 2  # batches of 500 keys, whatever their regions
+        plan = '\n'.join(row[0] for row in execute('EXPLAIN ' + lookups[0][0], lookups[0][1]).fetchall())
+    assert 'session_id = k.session_id' in plan and 'Index' in plan and 'Seq Scan on terminal_sessions' not in plan, plan
+    assert 'Filter' not in plan, plan
+
+
+def test_psycopg_is_imported_only_when_a_postgresql_archive_is_used(tmp_path):
+    # Its import costs up to a second: a SQLite archive must not pay it. A fresh interpreter, as a module runs in.
+    code = ('import sys; from ansible_collections.alicloud.ecs.plugins.module_utils import archive_store as store; '
+            'store.open_archive(store.ArchiveLocation(path=sys.argv[1])).close(); '
+            "print(store.HAS_PSYCOPG, 'psycopg' in sys.modules, store.load_psycopg() is sys.modules.get('psycopg'))")
+    done = subprocess.run([sys.executable, '-c', code, str(tmp_path / 'archive.sqlite')], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ['True', 'False', 'True']
+    assert (tmp_path / 'archive.sqlite').stat().st_size > 0
 
 
 def test_without_psycopg_database_url_names_the_package(monkeypatch):
