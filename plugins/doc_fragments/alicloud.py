@@ -522,6 +522,19 @@ options:
         type: str
 '''
 
+    # The JMESPath ``query`` option of the modules that return sessions (ecs_terminal_session_info and
+    # ecs_terminal_session_archive_info): module.AlicloudModule.compiled_query and session_result implement it.
+    QUERY = r'''
+options:
+  query:
+    description:
+      - A JMESPath expression applied to the list of sessions after O(filters), exactly as returned in
+        RV(sessions) (snake_case keys). Its value is returned in RV(query_result); RV(sessions) and the
+        other results are not affected.
+      - For example C([?username=='root'].session_id) or C(length([?contains(instance_ids, 'i-abc')])).
+    type: str
+'''
+
     # The bounds of a listing, shared by the modules that list sessions, the inventory plugin and the enrich_hosts
     # filter. The filter documents no connection option, so this text references none with O(...): antsibull-docs
     # would report it as an option the filter does not have.

@@ -1,15 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: alicloud.ecs contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The session archive: a JSON Lines file of session records, merged run after run.
+"""The session archive's records and files: the version 1 JSON Lines format (an import source), the change log
+lines, the CSV export, and the small file functions (the lock, the atomic write that keeps mode and owner).
 
-The file: a header line of our own, then one normalised session record a line (the records of
-:mod:`sessions`, plus the bookkeeping key :data:`BOOKKEEPING`), oldest first, keyed by region
-and session ID.
-
-Pure functions first - read and check the text, merge listed records into archived ones, prune,
-find gaps, render the archive and its CSV export - then the small file functions: the lock, the
-atomic write that keeps mode and owner.
+The archive itself is a database (:mod:`archive_store`, :mod:`archive_merge`). Version 1 of the archive was a file:
+a header line of our own, then one normalised session record a line (the records of :mod:`sessions`, plus the
+bookkeeping key :data:`BOOKKEEPING`), keyed by region and session ID; ``import_path`` reads it
+(:func:`iter_v1_archive`, streamed) and :func:`parse_archive` checks such text.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,11 +24,9 @@ import os
 import stat
 import time
 
-from collections import namedtuple
 from contextlib import contextmanager
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
-from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import session_time
 from ansible_collections.alicloud.ecs.plugins.module_utils.file_safety import (
     UnsafeFileError, check_directory, check_target, create_temporary, directory_of, open_regular, read_regular)
 
@@ -60,9 +56,6 @@ class ArchiveError(Exception):
 
 class ArchiveLockTimeout(ArchiveError):
     """Another run held the archive's lock for longer than the caller would wait."""
-
-
-MergeResult = namedtuple('MergeResult', ['records', 'added', 'updated', 'unchanged', 'pruned'])
 
 
 def format_time(moment: datetime.datetime) -> str:
@@ -136,113 +129,78 @@ def _decoded(line, number, name):
                            'record); the archive is damaged and is left as it is' % (name, number, MAX_DEPTH))
 
 
-def parse_archive(data: Union[bytes, str], name: str = 'the archive') -> List[Dict[str, Any]]:
-    """The records of an archive's text (bytes or str), in file order.
+def parse_v1_lines(lines: Iterable[Union[bytes, str]], name: str = 'the archive') -> Iterator[Dict[str, Any]]:
+    """The records of a version 1 archive given line by line (bytes or str, end of line or not), in file order.
 
-    An empty text is an archive with no records (a file created beforehand with the mode and owner
-    wanted). Anything else must start with the header line; every further line must be one session
-    record, each (region, session ID) once, and as many as the header counts. Raises
-    :class:`ArchiveError` naming the line.
+    No line at all is an archive with no records. Anything else must start with the header line; every further
+    line must be one session record, and as many as the header counts (checked once the lines are read). Raises
+    :class:`ArchiveError` naming the line. Yields the records, so a large archive is never held whole.
     """
-    if not data:
-        return []
-    lines = data.split(b'\n' if isinstance(data, bytes) else '\n')
-    if not lines[-1]:
-        lines.pop()
+    first = None
+    expected = count = 0
+    for number, line in enumerate(lines, 1):
+        line = line.rstrip(b'\r\n' if isinstance(line, bytes) else '\r\n')
+        if number == 1:
+            expected = _header_count(line, name)
+            first = True
+            continue
+        record = _decoded(line, number, name)
+        problem = _line_problem(record)
+        if problem:
+            raise ArchiveError('%s, line %d: %s; the archive is damaged and was not imported' % (name, number, problem))
+        count += 1
+        yield record
+    if first and expected is not None and expected != count:
+        raise ArchiveError('%s: the header (line 1) counts %s records but the file holds %d; it was truncated or edited '
+                           'and was not imported' % (name, expected, count))
+
+
+def _header_count(line, name):
     first = None
     try:
-        first = _decoded(lines[0], 1, name)
+        first = _decoded(line, 1, name)
     except ArchiveError:
         pass
     if not isinstance(first, dict) or first.get('_archive_format') != FORMAT:
         raise ArchiveError('%s is not a terminal session archive of alicloud.ecs: line 1 is not its header '
-                           '{"_archive_format": "%s", ...}; refusing to overwrite it. Give another path, or move the file away'
-                           % (name, FORMAT))
+                           '{"_archive_format": "%s", ...}' % (name, FORMAT))
     version = first.get('version')
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ArchiveError('%s, line 1: the header has no valid version (%r)' % (name, version))
     if version > VERSION:
         raise ArchiveError('%s is an archive of version %d, written by a newer alicloud.ecs; this one reads version %d'
                            % (name, version, VERSION))
+    return first.get('records')
+
+
+def parse_archive(data: Union[bytes, str], name: str = 'the archive') -> List[Dict[str, Any]]:
+    """The records of a version 1 archive's whole text (see :func:`parse_v1_lines`); each (region, session ID) once."""
+    if not data:
+        return []
     records, seen = [], {}
-    for number, line in enumerate(lines[1:], 2):
-        record = _decoded(line, number, name)
-        problem = _line_problem(record)
-        if problem:
-            raise ArchiveError('%s, line %d: %s; the archive is damaged and is left as it is' % (name, number, problem))
+    for number, record in enumerate(parse_v1_lines(data.splitlines(), name), 2):
         key = session_key(record)
         if key in seen:
-            raise ArchiveError('%s, line %d: session %s of region %s again (first on line %d); the archive is damaged '
-                               'and is left as it is' % (name, number, key[1], key[0], seen[key]))
+            raise ArchiveError('%s, line %d: session %s of region %s again (first on line %d); the archive is damaged'
+                               % (name, number, key[1], key[0], seen[key]))
         seen[key] = number
         records.append(record)
-    expected = first.get('records')
-    if expected is not None and expected != len(records):
-        raise ArchiveError('%s: the header (line 1) counts %s records but the file holds %d; it was truncated or edited '
-                           'and is left as it is' % (name, expected, len(records)))
     return records
 
 
-# --- merging -----------------------------------------------------------------------------------
-
-def is_older(record: Dict[str, Any], cutoff: datetime.datetime) -> bool:
-    """Whether the record was created before ``cutoff`` (a datetime); a record without a readable time is not."""
-    if cutoff is None:
-        return False
-    created = session_time(record)
-    return created is not None and created < cutoff
-
-
-def archive_order(records: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Oldest first (ISO 8601 UTC times sort as text), then region and session ID: the order of the file."""
-    return sorted(records, key=lambda r: (str(r.get('creation_time') or ''), str(r['region_id']), str(r['session_id'])))
+def iter_v1_archive(path: str) -> Iterator[Dict[str, Any]]:
+    """The records of the version 1 archive file ``path``, streamed; the rules of :mod:`file_safety` apply."""
+    try:
+        descriptor = _safe(open_regular, path)
+    except FileNotFoundError:
+        raise ArchiveError('import_path: there is no file %s' % path)
+    except OSError as error:
+        raise ArchiveError('import_path: cannot open %s: %s' % (path, error))
+    with os.fdopen(descriptor, 'rb') as handle:
+        yield from parse_v1_lines(handle, path)
 
 
-def merge(archived: Iterable[Dict[str, Any]], listed: Iterable[Dict[str, Any]], now: datetime.datetime,
-          cutoff: Optional[datetime.datetime] = None) -> MergeResult:
-    """Merge ``listed`` (normalised records from the service) into ``archived`` (records of the archive).
-
-    A listed session not archived yet is added; one archived already replaces its archived record only
-    when it differs from it (bookkeeping aside), which then keeps its ``archived_at`` and gains
-    ``updated_at``. Archived sessions the service no longer lists are kept. With ``cutoff`` (a datetime),
-    records created before it are pruned from the archive and listed ones are not added.
-    ``now`` is a datetime. Returns a :class:`MergeResult`; ``added + updated + unchanged`` is the
-    number of records. Nothing given is changed in place.
-    """
-    stamp = format_time(now)
-    merged = {session_key(record): record for record in archived}
-    added = updated = 0
-    for session in listed:
-        if is_older(session, cutoff):
-            continue
-        key = session_key(session)
-        fresh = without_bookkeeping(session)
-        known = merged.get(key)
-        if known is None:
-            merged[key] = dict(fresh, **{BOOKKEEPING: {'archived_at': stamp}})
-            added += 1
-        elif without_bookkeeping(known) != fresh:
-            bookkeeping = dict(known.get(BOOKKEEPING) or {})
-            bookkeeping.setdefault('archived_at', stamp)
-            bookkeeping['updated_at'] = stamp
-            merged[key] = dict(fresh, **{BOOKKEEPING: bookkeeping})
-            updated += 1
-    kept, pruned = prune(merged.values(), cutoff)
-    return MergeResult(archive_order(kept), added, updated, len(kept) - added - updated, pruned)
-
-
-def prune(records: Sequence[Dict[str, Any]], cutoff: datetime.datetime) -> Tuple[List[Dict[str, Any]], int]:
-    """(records created at or after ``cutoff``, how many were dropped); a record without a readable time is kept."""
-    records = list(records)
-    kept = [record for record in records if not is_older(record, cutoff)]
-    return kept, len(records) - len(kept)
-
-
-def creation_span(records: Iterable[Dict[str, Any]]) -> Tuple[Optional[str], Optional[str]]:
-    """(oldest, newest) creation time of ``records`` as text, or (None, None)."""
-    times = [record['creation_time'] for record in records if record.get('creation_time')]
-    return (min(times), max(times)) if times else (None, None)
-
+# --- records ------------------------------------------------------------------------------------
 
 def describe_span(seconds: float) -> str:
     """``2d 4h 10m`` for a number of seconds; ``under a minute`` below 60."""
@@ -255,36 +213,6 @@ def describe_span(seconds: float) -> str:
             parts.append('%d%s' % (seconds // size, unit))
             seconds %= size
     return ' '.join(parts)
-
-
-def _time_extreme(records, newest):
-    best = None
-    for record in records:
-        moment = session_time(record)
-        if moment is not None and (best is None or (moment > best[0] if newest else moment < best[0])):
-            best = (moment, record['creation_time'])
-    return best
-
-
-def find_gaps(archived: Iterable[Dict[str, Any]], listed: Iterable[Dict[str, Any]],
-              region_ids: Iterable[str]) -> List[Dict[str, Any]]:
-    """Regions where sessions may have expired unseen, each a dict.
-
-    For each region of ``region_ids`` that the archive already holds: when the oldest session listed
-    now was created after the newest one archived, nothing overlaps, and sessions created in between
-    may have left the service's retention (time or record cap) before any run saw them.
-    """
-    gaps = []
-    for region_id in region_ids:
-        newest = _time_extreme([r for r in archived if r['region_id'] == region_id], newest=True)
-        in_region = [r for r in listed if r['region_id'] == region_id]
-        oldest = _time_extreme(in_region, newest=False)
-        if newest is None or oldest is None or oldest[0] <= newest[0]:
-            continue
-        seconds = int((oldest[0] - newest[0]).total_seconds())
-        gaps.append({'region_id': region_id, 'newest_archived': newest[1], 'oldest_listed': oldest[1],
-                     'seconds': seconds, 'span': describe_span(seconds), 'listed': len(in_region)})
-    return gaps
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -302,11 +230,9 @@ def _json_line(value):
     return json.dumps(value, sort_keys=False, separators=(',', ':'), ensure_ascii=True)
 
 
-def render_archive(records: Sequence[Dict[str, Any]]) -> str:
-    """The text of an archive holding ``records``, in the order given: header, then one record a line."""
-    lines = [_json_line(header(len(records)))]
-    lines.extend(_json_line(_ordered(record)) for record in records)
-    return '\n'.join(lines) + '\n'
+def change_log_line(record: Dict[str, Any]) -> str:
+    """One line of the change log (without its end of line): region, session ID and time first, bookkeeping last."""
+    return _json_line(_ordered(record))
 
 
 def neutralise(value: Any) -> str:
@@ -434,8 +360,9 @@ def fsync_directory(directory: str) -> None:
         os.close(descriptor)
 
 
-def write_atomic(path: str, data: bytes, new_mode: int = NEW_FILE_MODE) -> None:
-    """Replace ``path`` with ``data`` (bytes) in one rename, or leave it exactly as it was.
+def write_atomic(path: str, data: Union[bytes, Iterable[bytes]], new_mode: int = NEW_FILE_MODE) -> None:
+    """Replace ``path`` with ``data`` (bytes, or an iterable of bytes written as it comes) in one rename, or leave
+    it exactly as it was.
 
     ``path`` must be absent or a regular file nobody but its owner can write, in a directory others cannot
     write (:mod:`file_safety`; :class:`ArchiveError` otherwise). The data goes to a new temporary file in the
@@ -449,7 +376,8 @@ def write_atomic(path: str, data: bytes, new_mode: int = NEW_FILE_MODE) -> None:
     descriptor, temporary = _safe(create_temporary, directory, '.%s.' % os.path.basename(path))
     try:
         with os.fdopen(descriptor, 'wb') as handle:
-            handle.write(data)
+            for chunk in [data] if isinstance(data, bytes) else data:
+                handle.write(chunk)
             handle.flush()
             if current is None:
                 os.fchmod(handle.fileno(), new_mode)

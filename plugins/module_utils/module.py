@@ -14,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+import functools
 import traceback
 
 from collections.abc import Mapping
@@ -31,8 +33,12 @@ from ansible_collections.alicloud.ecs.plugins.module_utils.credentials import Cr
 from ansible_collections.alicloud.ecs.plugins.module_utils.criteria import Criteria, CriteriaError, filters_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.endpoints import proxy_credentials
 from ansible_collections.alicloud.ecs.plugins.module_utils.errors import AlicloudError, describe, scrub
+from ansible_collections.alicloud.ecs.plugins.module_utils.jmespath_query import (
+    HAS_JMESPATH, JMESPATH_IMPORT_ERROR, apply_query, compile_query)
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import (
     ListingFailure, ListingResult, list_sessions, listing_bounds, listing_problem)
+from ansible_collections.alicloud.ecs.plugins.module_utils.result_shape import (
+    ResultShapeError, checked_return_keys, checked_session_fields, shaped_result)
 
 
 class _Module(AnsibleModule):
@@ -43,9 +49,17 @@ class _Module(AnsibleModule):
     AnsibleModule calls then).
     """
 
+    def __init__(self, *args, secrets_of=None, **kwargs):
+        # secrets_of(params): further values to mask, found inside options that are not no_log themselves (a
+        # password written in a database URL); set before ansible-core logs the invocation.
+        self.secrets_of = secrets_of
+        super().__init__(*args, **kwargs)
+
     def hide_proxy_passwords(self):
         for name in PROXY_OPTIONS:
             self.no_log_values.update(proxy_credentials(self.params.get(name)))
+        if self.secrets_of is not None:
+            self.no_log_values.update(value for value in self.secrets_of(self.params) if value)
 
     def fail_json(self, msg, **kwargs):  # pylint: disable=arguments-differ
         self.hide_proxy_passwords()
@@ -121,8 +135,9 @@ def unique_ids(values: Optional[List[str]]) -> List[str]:
 class AlicloudModule:
     """An AnsibleModule with the connection options, the listing, their checks and one failure path."""
 
-    def __init__(self, argument_spec: Optional[Dict[str, dict]] = None, **kwargs):
-        spec = connection_argument_spec()
+    def __init__(self, argument_spec: Optional[Dict[str, dict]] = None, connection_options: bool = True, **kwargs):
+        """``connection_options=False`` for a module that never calls Alibaba Cloud (it reads the archive store)."""
+        spec = connection_argument_spec() if connection_options else {}
         spec.update(argument_spec or {})
         plain, self.suboptions = split_suboptions(spec)
         self.module = _Module(argument_spec=plain, **kwargs)
@@ -188,12 +203,53 @@ class AlicloudModule:
             self.fail_json(msg=blank.format(name=name))
         return unique_ids(self.params[name])
 
-    def criteria(self) -> Criteria:
-        """The compiled ``filters``; fails naming the criterion that cannot be used."""
+    def criteria(self, now: Optional[datetime.datetime] = None) -> Criteria:
+        """The compiled ``filters`` (ages counted back from ``now``); fails naming the criterion that cannot be used."""
         try:
-            return Criteria(self.params['filters'])
+            return Criteria(self.params['filters'], now=now)
         except CriteriaError as error:
             self.fail_json(msg=str(error))
+
+    def compiled_query(self) -> Any:
+        """The compiled ``query`` option, None without one; fails when jmespath is missing or the expression is wrong."""
+        if not self.params.get('query'):
+            return None
+        if not HAS_JMESPATH:
+            self.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
+        try:
+            return compile_query(self.params['query'])
+        except ValueError as error:
+            self.fail_json(msg=str(error))
+
+    def result_shape(self) -> None:
+        """Fails, before any work, when ``return_keys`` or ``session_fields`` names a key or field that does not exist."""
+        try:
+            checked_return_keys(self.params.get('return_keys'))
+            checked_session_fields(self.params.get('session_fields'))
+        except ResultShapeError as error:
+            self.fail_json(msg=str(error))
+
+    def session_result(self, sessions: List[Dict[str, Any]], instance_ids: Optional[List[str]], query: Any,
+                       changed: bool = False, **facts) -> Dict[str, Any]:
+        """The result of a module that returns sessions (newest first): ``changed``, the keys of ``return_keys`` cut
+        to ``session_fields`` (:func:`result_shape.shaped_result`), then ``facts``, then ``query_result`` when
+        ``query`` (from :meth:`compiled_query`) is given. One place for both info modules.
+
+        Summaries and the query always see the full records. A query that fails on the data fails the task with the
+        ``api_calls`` fact.
+        """
+        try:
+            shaped = shaped_result(sessions, instance_ids or None, self.params.get('return_keys'),
+                                   self.params.get('session_fields'),
+                                   query=None if query is None else functools.partial(apply_query, query))
+        except ValueError as error:
+            self.fail_json(msg=str(error), **{key: value for key, value in facts.items() if key == 'api_calls'})
+        query_given = 'query_result' in shaped
+        query_result = shaped.pop('query_result', None)
+        result = dict(changed=changed, **shaped, **facts)
+        if query_given:
+            result['query_result'] = query_result
+        return result
 
     def require_sdk(self):
         if not sdk.HAS_ALIBABA_SDK:

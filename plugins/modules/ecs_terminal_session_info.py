@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - alicloud.ecs.alicloud
   - alicloud.ecs.alicloud.filters
+  - alicloud.ecs.alicloud.query
   - alicloud.ecs.alicloud.listing
   - alicloud.ecs.alicloud.result
 attributes:
@@ -70,13 +71,6 @@ options:
         unchanged, with the same region, instance ID and session ID. Nothing is lost or repeated
         as long as the records do not change meanwhile.
       - Only for a single query, like O(max_items).
-    type: str
-  query:
-    description:
-      - A JMESPath expression applied to the list of sessions after O(filters), exactly as returned in
-        RV(sessions) (snake_case keys). Its value is returned in RV(query_result); RV(sessions) and the
-        other results are not affected.
-      - For example C([?username=='root'].session_id) or C(length([?contains(instance_ids, 'i-abc')])).
     type: str
   on_region_error:
     description:
@@ -404,16 +398,10 @@ api_calls:
   sample: 3
 '''
 
-import functools
-
-from ansible_collections.alicloud.ecs.plugins.module_utils.jmespath_query import HAS_JMESPATH, JMESPATH_IMPORT_ERROR, apply_query, compile_query
 from ansible_collections.alicloud.ecs.plugins.module_utils.listing import listing_argument_spec, query_plan
 from ansible_collections.alicloud.ecs.plugins.module_utils.module import AlicloudModule, selection_argument_spec
 from ansible_collections.alicloud.ecs.plugins.module_utils.pagination import decode_resume_token, encode_resume_token
-from ansible_collections.alicloud.ecs.plugins.module_utils.result_shape import (
-    RETURN_KEYS, ResultShapeError, checked_return_keys, checked_session_fields, shaped_result)
-
-from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.alicloud.ecs.plugins.module_utils.result_shape import RETURN_KEYS
 
 BLANK_ID = '{name}: an empty ID would not filter anything (the whole region would be listed); give real IDs or leave {name} out'
 
@@ -451,17 +439,6 @@ def plan_and_start(module, instance_ids, session_ids):
     return plan, start
 
 
-def compiled_query(module):
-    if not module.params['query']:
-        return None
-    if not HAS_JMESPATH:
-        module.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
-    try:
-        return compile_query(module.params['query'])
-    except ValueError as error:
-        module.fail_json(msg=str(error))
-
-
 def region_failures(module, listed):
     """One report per region left out with on_region_error=continue, each also shown as a warning."""
     reports = {}
@@ -479,32 +456,17 @@ def main():
     module.validate()
     instance_ids, session_ids = module.ids('instance_id', BLANK_ID), module.ids('session_id', BLANK_ID)
     plan, start = plan_and_start(module, instance_ids, session_ids)
-    criteria, query = module.criteria(), compiled_query(module)
-    try:  # before any call: a field name that is not documented would otherwise cost a whole listing
-        checked_return_keys(module.params['return_keys'])
-        checked_session_fields(module.params['session_fields'])
-    except ResultShapeError as error:
-        module.fail_json(msg=str(error))
+    criteria, query = module.criteria(), module.compiled_query()
+    module.result_shape()  # before any call: a field name that is not documented would otherwise cost a whole listing
     module.require_sdk()
 
     listed = module.list_sessions(plan, criteria, max_items=module.params['max_items'], start=start,
                                   keep_going=module.params['on_region_error'] == 'continue')
-    failed_regions = region_failures(module, listed)
-    try:
-        shaped = shaped_result(listed.sessions, instance_ids, module.params['return_keys'], module.params['session_fields'],
-                               query=None if query is None else functools.partial(apply_query, query))
-    except ValueError as error:
-        module.fail_json(msg=str(error), api_calls=listed.api_calls)
-    query_given = 'query_result' in shaped
-    query_result = shaped.pop('query_result', None)
-    # The keys in the order they have always had: the session part, then the listing's facts, then query_result.
-    result = dict(changed=False, **shaped, failed_regions=failed_regions, request_ids=listed.request_ids,
-                  api_calls=listed.api_calls)
+    facts = dict(failed_regions=region_failures(module, listed), request_ids=listed.request_ids, api_calls=listed.api_calls)
     resume = listed.listings[0].resume if len(listed.listings) == 1 else None
     if resume is not None:
-        result['next_token'] = encode_resume_token(plan[0], resume)
-    if query_given:
-        result['query_result'] = query_result
+        facts['next_token'] = encode_resume_token(plan[0], resume)
+    result = module.session_result(listed.sessions, instance_ids, query, **facts)
     module.exit_json(**result)
 
 

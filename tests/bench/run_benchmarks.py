@@ -18,6 +18,9 @@ only when something is functionally wrong (records missing or duplicated, a task
   9. the terminal_sessions inventory plugin: 10,000 hosts, 1 and 2 regions of 20,000 sessions, cold and cached
  10. lean results: the task returning only summaries against the bare SDK loop and every key; 7 regions against 1; sizes
  11. lean results: the inventory plugin's choices at 10,000 hosts against ansible-core's constructed (bench_lean.py)
+ 12. the archive on SQLite and PostgreSQL: one run merging 1,000 records into 1,000 to 1,000,000 archived ones,
+     ecs_terminal_session_archive_info over 1,000,000 records, importing 1,000,000 version 1 records (bench_archive.py;
+     needs the server of tests/tools/postgres.sh, which `make bench` starts)
 """
 
 from __future__ import annotations
@@ -646,6 +649,20 @@ def bench_forks(bench):
          'localhost), one module process per entry, as many at once as forks allow.'])
 
 
+# 10 ------------------------------------------------------------------------------------------------------------------
+def bench_archive(bench):
+    figures = bench.tmp / 'bench_archive.json'
+    done = run_process([sys.executable, str(HERE / 'bench_archive.py'), '--repeat', str(min(bench.args.repeat, 3)), '--json',
+                        str(figures)], bench.env, timeout=7200)
+    check(done.returncode == 0 and figures.exists(), 'bench_archive.py failed:\n%s\n%s' % (done.stdout[-3000:], done.stderr[-3000:]))
+    data = json.loads(figures.read_text())
+    for section in data['sections']:
+        bench.section('%s (bench_archive.py, %.0f s)' % (section['title'], data['wall']) if section is data['sections'][0] else section['title'],
+                      section['header'], section['rows'], section['notes'])
+    for goal in data['goals']:
+        bench.goal(10, goal['what'], goal['figure'], goal['target'], goal['met'], goal['why'])
+
+
 # the report ------------------------------------------------------------------------------------------------------------
 CHANGES = (
     'Changes to plugins/ made with this suite, each measured when it was made, on this machine, A/B against the code without it '
@@ -852,7 +869,8 @@ def main():
                 bench.latency_text(), args.repeat, bench.endpoint.protocol, bench.endpoint.endpoint))
             for number, function in ((1, bench_calls), (2, bench_head_to_head), (3, bench_regions), (4, bench_instances),
                                      (5, bench_startup), (6, bench_memory), (7, bench_enrich), (8, bench_forks), (9, bench_inventory),
-                                     (10, bench_lean_module), (11, bench_lean_inventory)):
+                                     (10, bench_lean_module), (11, bench_lean_inventory),
+                                     (12, bench_archive)):
                 if bench.wanted(number):
                     began = time.time()
                     function(bench)

@@ -10,6 +10,7 @@ import re
 import selectors
 import socket
 import socketserver
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -142,7 +143,7 @@ def test_module_defaults_example_gives_all_three_modules_the_credentials(runner,
         session('s-hz-old-root', 'i-hzg01', 'root', 240, 'Terminated'),
     ])
     endpoint.add_sessions('cn-shanghai', [session('s-sh-root', 'i-shg01', 'root', 48, 'Terminated')])
-    archive = runner.tmp_path / 'archive.jsonl'
+    archive = runner.tmp_path / 'archive.sqlite'
     rc, output = run_example(runner, endpoint, 'user_guide/module_defaults.yml', {
         'alicloud_access_key_id': ACCESS_KEY_ID, 'alicloud_access_key_secret': ACCESS_KEY_SECRET,
         'session_archive_path': str(archive), 'watched_instance_ids': ['i-hzg01']})
@@ -150,7 +151,11 @@ def test_module_defaults_example_gives_all_three_modules_the_credentials(runner,
     assert rc == 0, output
     assert ('2 root session(s) in the last 7 days; the archive %s holds 4 session(s); '
             '1 open root session(s) would be ended on i-hzg01' % archive) in output
-    assert len(archive.read_text().splitlines()) == 1 + 4  # a header line, then one line per session
+    stored = sqlite3.connect('file:%s?mode=ro' % archive, uri=True)  # the archive is a SQLite database
+    try:
+        assert stored.execute('SELECT COUNT(*) FROM terminal_sessions').fetchone() == (4,)
+    finally:
+        stored.close()
     assert endpoint.stats()['ended'] == []  # check mode
     assert endpoint.stats()['auth_failures'] == 0
 

@@ -24,6 +24,7 @@ pytest.register_assert_rewrite('support')
 from reliability_report import Report  # noqa: E402 pylint: disable=wrong-import-position
 from support.endpoints import FaultyEndpoint  # noqa: E402 pylint: disable=wrong-import-position
 from support.fixtures import endpoint_factory  # noqa: E402,F401 pylint: disable=unused-import,wrong-import-position
+from support.postgres import archive_store, postgres_app_role, postgres_database, postgres_server  # noqa: E402,F401 pylint: disable=unused-import,wrong-import-position
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

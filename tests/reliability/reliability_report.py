@@ -57,12 +57,14 @@ class Report:
         self.bad_input = []
         self.properties = []
         self.secret_checks = []
+        self.archive = []
         self.outcomes = {}
         self.partial = False
 
     def add(self, nodeid, kind='case', **row):
         row['nodeid'] = nodeid
-        {'case': self.rows, 'bad_input': self.bad_input, 'property': self.properties, 'secrets': self.secret_checks}[kind].append(row)
+        {'case': self.rows, 'bad_input': self.bad_input, 'property': self.properties, 'secrets': self.secret_checks,
+         'archive': self.archive}[kind].append(row)
 
     def outcome(self, nodeid, outcome):
         if self.outcomes.get(nodeid) != 'failed':
@@ -74,7 +76,7 @@ class Report:
     def totals(self):
         lost = sum(row['lost'] for row in self.rows if isinstance(row.get('lost'), int))
         duplicated = sum(row['duplicated'] for row in self.rows if isinstance(row.get('duplicated'), int))
-        secrets = sum(row.get('secret_hits') or 0 for row in self.rows + self.bad_input + self.secret_checks)
+        secrets = sum(row.get('secret_hits') or 0 for row in self.rows + self.bad_input + self.secret_checks + self.archive)
         return lost, duplicated, secrets
 
     def render(self, command, ansible_version, exitstatus):
@@ -125,12 +127,26 @@ class Report:
         for row in self.bad_input:
             lines.append('| %s |' % ' | '.join(_cell(cell) for cell in (
                 row['option'], row['value'], row['message'], row['endpoint_calls'], row.get('secret_hits'), self._test(row))))
+        if self.archive:
+            lines += ['', '## The archive store: bad databases and faults', '',
+                      'ecs_terminal_session_archive against a store it must not or cannot change, while the endpoint',
+                      'lists sessions the archive does not hold yet (tests/reliability/test_archive_store.py). Every task',
+                      'must fail with a message naming the cause and no traceback; "History unchanged" compares every row',
+                      'of every table of the archive (or, for a file that is not an archive, its bytes) before and after.',
+                      'As the tests run as root, the read-only and the full file systems are a read-only bind mount and a',
+                      'small tmpfs in a private mount namespace, not file modes.', '',
+                      '| Store | Case | Fault injected | Message (excerpt) | History unchanged | Tracebacks | Secret hits | Test |',
+                      '|---|---|---|---|---|---|---|---|']
+            for row in self.archive:
+                lines.append('| %s |' % ' | '.join(_cell(cell) for cell in (
+                    row['store'], row['case'], row['fault'], row['message'], row['unchanged'], row['tracebacks'],
+                    row.get('secret_hits'), self._test(row))))
         lines += ['', '## Property-based tests (in process, hypothesis)', '',
                   '| Property | Examples | Result | Test |', '|---|---|---|---|']
         for row in self.properties:
             lines.append('| %s |' % ' | '.join(_cell(cell) for cell in (row['property'], row['examples'], row['result'], self._test(row))))
         lines += ['', '## Secrets', '', '| Check | Result | Secret hits | Test |', '|---|---|---|---|']
-        tasks = self.rows + self.bad_input
+        tasks = self.rows + self.bad_input + self.archive
         lines.append('| Every playbook task above at -vvvv with DEBUG=sdk (%d tasks): its output, its result, its endpoint\'s '
                      'request log | scanned for both access key secrets and the STS token | %d | %s |'
                      % (len(tasks), sum(row.get('secret_hits') or 0 for row in tasks),

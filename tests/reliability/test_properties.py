@@ -74,6 +74,8 @@ class StandInModule:
     ids = AlicloudModule.ids
     criteria = AlicloudModule.criteria
     region_ids = AlicloudModule.region_ids
+    compiled_query = AlicloudModule.compiled_query
+    result_shape = AlicloudModule.result_shape
 
 
 def validate_as_main_does(module):
@@ -82,7 +84,8 @@ def validate_as_main_does(module):
     instance_ids, session_ids = module.ids('instance_id', info.BLANK_ID), module.ids('session_id', info.BLANK_ID)
     info.plan_and_start(module, instance_ids, session_ids)
     module.criteria()
-    info.compiled_query(module)
+    module.compiled_query()
+    module.result_shape()
 
 
 def typed_value(spec):

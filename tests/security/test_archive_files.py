@@ -39,9 +39,14 @@ def _plant(directory, private, label):
     (directory / 'a1.jsonl').symlink_to(link_target)
     cases.append(('symlink at path to a missing file', {'path': str(directory / 'a1.jsonl')},
                   ('absent', link_target), 'symlink'))
+    wal_target = private / ('%s-created-by-wal' % label)
+    (directory / 'a2.jsonl-wal').symlink_to(wal_target)
+    cases.append(('symlink at <path>-wal (a side file SQLite opens itself) to a missing file',
+                  {'path': str(directory / 'a2.jsonl')}, ('absent', wal_target), 'symlink'))
     lock_target = private / ('%s-created-by-lock' % label)
-    (directory / 'a2.jsonl.lock').symlink_to(lock_target)
-    cases.append(('symlink at <path>.lock to a missing file', {'path': str(directory / 'a2.jsonl')},
+    (directory / 'a6.jsonl.lock').symlink_to(lock_target)
+    cases.append(('symlink at <jsonl_path>.lock to a missing file',
+                  {'path': str(directory / 'a6.sqlite'), 'jsonl_path': str(directory / 'a6.jsonl')},
                   ('absent', lock_target), 'symlink'))
     csv_target = _private_file(private / ('%s-precious.csv' % label))
     (directory / 'a3.csv').symlink_to(csv_target)

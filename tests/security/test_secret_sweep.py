@@ -94,7 +94,7 @@ def _kind(path):
         return 'CSV export'
     if path.name.endswith('.lock'):
         return 'archive lock'
-    if path.suffix == '.jsonl':
+    if path.suffix in ('.jsonl', '.sqlite'):
         return 'archive'
     if 'cache' in path.parts:
         return 'inventory cache'
@@ -133,7 +133,8 @@ def _run_everything(tmp_path, endpoint):
             - name: Archive
               alicloud.ecs.ecs_terminal_session_archive: "{{ connection_args | combine(archive_args) }}"
               vars:
-                archive_args: {path: '%(archive)s/sessions.jsonl', csv_path: '%(archive)s/sessions.csv'}
+                archive_args: {path: '%(archive)s/sessions.sqlite', csv_path: '%(archive)s/sessions.csv',
+                               jsonl_path: '%(archive)s/sessions.jsonl'}
               register: archive
               run_once: true
               delegate_to: localhost

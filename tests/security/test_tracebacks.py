@@ -59,10 +59,10 @@ def test_archive_inputs_fail_with_their_cause(runner, endpoint_factory, tmp_path
 
     add('archive lines with mixed-type creation_time',
         {'a.jsonl': archive_text(record('s-1', creation_time='2024-01-01T00:00:00Z'), record('s-2', creation_time=5))},
-        {'path': 'DIR/a.jsonl'}, 'line 3', 'creation_time', 'not a string')
+        {'path': 'DIR/a.sqlite', 'import_path': 'DIR/a.jsonl'}, 'line 3', 'creation_time', 'not a string')
     add('an archive line nested 100,000 levels deep',
         {'a.jsonl': archive_text(raw_lines=[json.dumps(record('s-1'))[:-1] + ',"x":' + '[' * 100000 + ']' * 100000 + '}'])},
-        {'path': 'DIR/a.jsonl'}, 'line 2', 'nested')
+        {'path': 'DIR/a.sqlite', 'import_path': 'DIR/a.jsonl'}, 'line 2', 'nested')
     add('keep_days 2**70', {}, {'path': 'DIR/a.jsonl', 'keep_days': 2 ** 70}, 'keep_days')
 
     run = run_task_list(runner, [task for _name, task, _words in cases])

@@ -3,9 +3,10 @@
 Sessions seeded with ``{{ lookup('pipe', 'touch <marker>') }}`` and ``{{ 'EVAL' ~ 'UATED-<field>' }}`` in each
 string field travel every path a play can take them through: enrich_hosts listing itself (the EXAMPLES pattern,
 set_fact then template the result), enrich_hosts with a registered module result, the two other filters, the module
-result itself, an archive read through the filters, and the inventory plugin (compose, groups, keyed_groups; first
-listing, then a second run answered by its jsonfile cache). A marker file is a command run; ``EVALUATED-`` in an
-output is an expression evaluated. Both must stay at zero and each field must come back verbatim.
+result itself, an archive (a version 1 file imported into the store, read back by ecs_terminal_session_archive_info)
+read through the filters, and the inventory plugin (compose, groups, keyed_groups; first listing, then a second run
+answered by its jsonfile cache). A marker file is a command run; ``EVALUATED-`` in an output is an expression
+evaluated. Both must stay at zero and each field must come back verbatim.
 
 Before ansible-core 2.19, ansible-core marks a module's result unsafe itself (the task executor wraps it with
 ``wrap_var``): the ``module result`` path below holds on the old code of the collection too, which is the check of
@@ -132,8 +133,14 @@ def playbook(markers, results, endpoint, archive):
                + keep(results, 'summary_user', "(info | alicloud.ecs.terminal_session_summary)['%s'].last_session_user" % INSTANCE))
     path_tasks(PATHS[4], keep(results, 'module_result', 'info')
                + keep(results, 'module_user', 'info.sessions[0].username'))
-    path_tasks(PATHS[5], keep(results, 'archived', "lookup('ansible.builtin.file', '%s').splitlines()[1:] | map('from_json') | list"
-                              % archive)
+    # The archive as users keep it: an earlier release's file imported into the store, read back by the reader module.
+    store = '%s.sqlite' % archive
+    archive_tasks = [
+        {'name': 'Archive the listing, importing the earlier file',
+         'alicloud.ecs.ecs_terminal_session_archive': connection(endpoint, path=store, import_path=str(archive))},
+        {'name': 'Sessions from the archive', 'register': 'from_store',
+         'alicloud.ecs.ecs_terminal_session_archive_info': {'path': store, 'session_id': ['s-archived-0', 's-archived-1']}}]
+    path_tasks(PATHS[5], archive_tasks + keep(results, 'archived', 'from_store.sessions')
                + keep(results, 'from_archive', "hostvars | alicloud.ecs.enrich_hosts(archived, hosts=['web1'])")
                + keep(results, 'from_archive_user', "from_archive.web1.summary.last_session_user"))
     path_tasks(PATHS[6], inventory_tasks(results, 'inventory'))
@@ -230,6 +237,8 @@ def test_api_strings_are_data_on_every_path(runner, tmp_path, security_record):
     for name in ('listed_user', 'with_data_user', 'summary_user', 'module_user', 'inventory_composed', 'cached_composed'):
         assert kept[name] == user, name
     assert kept['from_archive_user'] == run_payload(markers, 'username')
+    assert [record['session_id'] for record in kept['archived']] == ['s-archived-0', 's-archived-1']
+    assert [record['username'] for record in kept['archived']] == [run_payload(markers, 'username'), eval_payload('username')]
     assert kept['listed_fields'][:2] == [newest['ClientIP'], newest['Connections']['Connection'][0]['ClosedReason']]
     # The summary of an instance counts that instance's connections only: not the third session's.
     expected_reasons = set(session['Connections']['Connection'][0]['ClosedReason'] for session in seeded[:2])

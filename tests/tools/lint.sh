@@ -183,18 +183,20 @@ import yaml
 
 found = yaml.safe_load(os.environ['BUILDER_OUTPUT'].split('---', 1)[1])
 python = sorted(line.split('#')[0].strip() for line in found.get('python') or [])
-expected = sorted(line.split('#')[0].strip() for line in open('requirements.txt') if line.split('#')[0].strip())
+# meta/execution-environment.yml names requirements-ee.txt, which includes these two.
+sources = ('requirements.txt', 'requirements-postgresql.txt')
+expected = sorted(line.split('#')[0].strip() for name in sources for line in open(name) if line.split('#')[0].strip())
 problems = []
 if python != expected:
-    problems.append('ansible-builder would install %s, requirements.txt says %s' % (python, expected))
+    problems.append('ansible-builder would install %s, %s say %s' % (python, ' and '.join(sources), expected))
 if found.get('system'):
     problems.append('ansible-builder would install system packages %s' % found['system'])
 for problem in problems:
     print('lint.sh: %s' % problem, file=sys.stderr)
 if problems:
     sys.exit(1)
-print('lint.sh: ansible-builder introspect of the built collection: %d Python requirements (requirements.txt), '
-      'no system package' % len(python))
+print('lint.sh: ansible-builder introspect of the built collection: %d Python requirements (%s), '
+      'no system package' % (len(python), ' + '.join(sources)))
 EOF
 
     # The execution environment definitions the guide gives users must be ones ansible-builder accepts.

@@ -6,6 +6,8 @@ import socket
 
 import pytest
 
+from support.postgres import archive_store, postgres_app_role, postgres_database, postgres_server  # noqa: F401 pylint: disable=unused-import
+
 
 def pytest_sessionstart(session):
     assert getattr(socket, '_alicloud_ecs_guard', False), 'the loopback-only network guard is not loaded (run through make)'

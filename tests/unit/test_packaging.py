@@ -1,5 +1,5 @@
-"""The collection's packaging metadata: the execution environment file, galaxy.yml, and requirements.txt
-checked against what the code in plugins/ imports."""
+"""The collection's packaging metadata: the execution environment file, galaxy.yml, and requirements.txt (with the
+optional requirements-postgresql.txt) checked against what the code in plugins/ imports."""
 
 from __future__ import annotations
 
@@ -24,7 +24,18 @@ KNOWN_DISTRIBUTIONS = {
     'alibabacloud_credentials': 'alibabacloud-credentials',
     'darabonba': 'darabonba-core',
     'jmespath': 'jmespath',
+    'psycopg': 'psycopg',
 }
+
+# Requirements of one optional feature, each in a file of its own next to requirements.txt: users install them only
+# for that feature, execution environments always (requirements-ee.txt). The code must import them guarded (inside
+# a try whose handler catches ImportError), so that everything else works without them.
+OPTIONAL_REQUIREMENTS = {
+    'requirements-postgresql.txt': 'the PostgreSQL archive store (database_url)',
+}
+
+# What meta/execution-environment.yml names: requirements.txt and every optional file, by -r lines only.
+EE_REQUIREMENTS = 'requirements-ee.txt'
 
 # Requirements that no code in plugins/ imports, each with the reason it is listed anyway.
 NOT_IMPORTED = {}
@@ -74,15 +85,40 @@ def load_yaml(name):
 
 # --- what the code imports, and what requirements.txt names ------------------------------------------------
 
-def imported_names(root):
+IMPORT_ERRORS = {'ImportError', 'ModuleNotFoundError', 'Exception', 'BaseException'}
+
+
+def catches_import_error(handler):
+    """Whether an ``except`` clause catches an ImportError (bare, or naming it or a base class)."""
+    if handler.type is None:
+        return True
+    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(isinstance(name, ast.Name) and name.id in IMPORT_ERRORS for name in types)
+
+
+def guarded_nodes(tree):
+    """The nodes inside the body of a ``try`` that catches ImportError."""
+    guarded = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(catches_import_error(handler) for handler in node.handlers):
+            for statement in node.body:
+                guarded.update(id(inner) for inner in ast.walk(statement))
+    return guarded
+
+
+def imported_names(root, unguarded_only=False):
     """Top-level module name -> where it is imported ("path:line"), for every .py under ``root``.
 
-    Counts ``import x``, ``from x import y`` (not relative imports) and calls such as ``find_spec('x')``.
+    Counts ``import x``, ``from x import y`` (not relative imports) and calls such as ``find_spec('x')``;
+    with ``unguarded_only``, only those outside a ``try`` that catches ImportError.
     """
     found = {}
     for path in sorted(root.rglob('*.py')):
         tree = ast.parse(path.read_text(), filename=str(path))
+        guarded = guarded_nodes(tree) if unguarded_only else set()
         for node in ast.walk(tree):
+            if id(node) in guarded:
+                continue
             names = []
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -119,19 +155,19 @@ def distributions_of(name, installed=None, known=None):
     return from_metadata
 
 
-def requirement_names(text):
+def requirement_names(text, name='requirements.txt'):
     """Canonical distribution names of a requirements file's lines; options and URLs are refused."""
     names = []
     for number, line in enumerate(text.splitlines(), 1):
         line = line.split(' #', 1)[0].strip()
         if not line or line.startswith('#'):
             continue
-        assert not line.startswith('-'), 'requirements.txt:%d: keep it a plain list of requirements, no options: %s' % (number, line)
+        assert not line.startswith('-'), '%s:%d: keep it a plain list of requirements, no options: %s' % (name, number, line)
         try:
             requirement = Requirement(line)
         except InvalidRequirement as error:
-            raise AssertionError('requirements.txt:%d: %s' % (number, error))
-        assert not requirement.url, 'requirements.txt:%d: a URL requirement cannot be checked: %s' % (number, line)
+            raise AssertionError('%s:%d: %s' % (name, number, error))
+        assert not requirement.url, '%s:%d: a URL requirement cannot be checked: %s' % (name, number, line)
         names.append(canonical(requirement.name))
     return names
 
@@ -152,15 +188,35 @@ def runs_on_target(where):
     return len(parts) < 3 or parts[1] in TARGET_SIDE
 
 
-def requirement_problems(root, requirements_text, installed=None, known=None, not_imported=None, core_requires=None):
-    """What is wrong between the imports under ``root`` and a requirements file; an empty list when nothing is."""
+def requirement_problems(root, requirements_text, installed=None, known=None, not_imported=None, core_requires=None,
+                         optional=None):
+    """What is wrong between the imports under ``root`` and a requirements file; an empty list when nothing is.
+
+    ``optional`` maps the name of an optional requirements file to its text: what it names counts as required,
+    provided every import of it is guarded and requirements.txt does not name it too.
+    """
     not_imported = NOT_IMPORTED if not_imported is None else not_imported
     core_requires = ansible_core_requirements() if core_requires is None else core_requires
     required = requirement_names(requirements_text)
+    optional_names = {file_name: requirement_names(text, file_name) for file_name, text in sorted((optional or {}).items())}
     problems = ['requirements.txt names %s twice' % name for name in sorted(set(n for n in required if required.count(n) > 1))]
+    for file_name, names in optional_names.items():
+        problems.extend('%s names %s, which requirements.txt names too' % (file_name, name) for name in names if name in required)
+    optional_required = set(name for names in optional_names.values() for name in names)
+    unguarded = third_party(imported_names(root, unguarded_only=True))
     provided = set()
     for name, where in sorted(third_party(imported_names(root)).items()):
         distributions = distributions_of(name, installed, known)
+        if distributions & optional_required and not distributions & set(required):
+            if name in unguarded:
+                problems.append('%r (imported at %s) is an optional requirement: import it inside a try that catches '
+                                'ImportError' % (name, ', '.join(unguarded[name])))
+            required_here = set(required) | optional_required
+        else:
+            required_here = set(required)
+        if distributions and distributions & required_here:
+            provided |= distributions
+            continue
         if not distributions:
             problems.append('cannot tell which distribution provides %r (imported at %s): add it to requirements.txt '
                             'and to KNOWN_DISTRIBUTIONS' % (name, ', '.join(where)))
@@ -174,6 +230,8 @@ def requirement_problems(root, requirements_text, installed=None, known=None, no
         if name not in provided and canonical(name) not in set(canonical(n) for n in not_imported):
             problems.append('requirements.txt names %s, which nothing in plugins/ imports (remove it, or list it in '
                             'NOT_IMPORTED with the reason)' % name)
+    for file_name, names in optional_names.items():
+        problems.extend('%s names %s, which nothing in plugins/ imports' % (file_name, name) for name in names if name not in provided)
     for name in not_imported:
         if canonical(name) in provided:
             problems.append('NOT_IMPORTED lists %s, which plugins/ does import' % name)
@@ -185,8 +243,42 @@ def requirement_problems(root, requirements_text, installed=None, known=None, no
 def test_every_third_party_import_of_plugins_is_in_requirements_and_nothing_else_is():
     found = third_party(imported_names(PLUGINS))
     # The SDK is there (a walk that found nothing would pass vacuously).
-    assert {'alibabacloud_tea_openapi', 'alibabacloud_credentials', 'darabonba', 'jmespath'} <= set(found)
-    assert requirement_problems(PLUGINS, (ROOT / 'requirements.txt').read_text()) == []
+    assert {'alibabacloud_tea_openapi', 'alibabacloud_credentials', 'darabonba', 'jmespath', 'psycopg'} <= set(found)
+    optional = dict((name, (ROOT / name).read_text()) for name in OPTIONAL_REQUIREMENTS)
+    assert requirement_problems(PLUGINS, (ROOT / 'requirements.txt').read_text(), optional=optional) == []
+
+
+def test_psycopg_comes_from_requirements_postgresql_and_the_tests_install_the_same():
+    assert requirement_names((ROOT / 'requirements-postgresql.txt').read_text(), 'requirements-postgresql.txt') == ['psycopg']
+    assert 'psycopg' not in requirement_names((ROOT / 'requirements.txt').read_text())
+    # The tests run against the driver users get: the same requirement line (with the [binary] extra: no libpq needed).
+    lines = [line.split(' #', 1)[0].strip() for name in ('requirements-postgresql.txt', 'tests/requirements.txt')
+             for line in (ROOT / name).read_text().splitlines() if line.strip().lower().startswith('psycopg')]
+    assert len(lines) == 2 and lines[0] == lines[1] and Requirement(lines[0]).extras == {'binary'}, lines
+
+
+def test_an_optional_requirement_must_be_imported_guarded_and_named_once(tmp_path):
+    plugins = tmp_path / 'plugins'
+    (plugins / 'module_utils').mkdir(parents=True)
+    store = plugins / 'module_utils' / 'store.py'
+    store.write_text('import jmespath\ntry:\n    import psycopg\nexcept ImportError:\n    psycopg = None\n')
+    installed = {'jmespath': ['jmespath'], 'psycopg': ['psycopg']}
+    optional = {'requirements-postgresql.txt': 'psycopg[binary]>=3.1,<4\n'}
+    assert requirement_problems(plugins, 'jmespath\n', installed=installed, known={}, optional=optional) == []
+    assert requirement_problems(plugins, 'jmespath\n', installed=installed, known={}) == [
+        "'psycopg' (imported at plugins/module_utils/store.py:3) comes from psycopg, which requirements.txt does not name"]
+    store.write_text('import jmespath\nimport psycopg\ntry:\n    from psycopg import sql\nexcept (ValueError, ModuleNotFoundError):\n    sql = None\n')
+    assert requirement_problems(plugins, 'jmespath\n', installed=installed, known={}, optional=optional) == [
+        "'psycopg' (imported at plugins/module_utils/store.py:2) is an optional requirement: import it inside a try "
+        "that catches ImportError"]
+    store.write_text('import jmespath\ntry:\n    import psycopg\nexcept ValueError:\n    psycopg = None\n')
+    assert len(requirement_problems(plugins, 'jmespath\n', installed=installed, known={}, optional=optional)) == 1
+    store.write_text('import jmespath\n')
+    assert requirement_problems(plugins, 'jmespath\npsycopg\n', installed=installed, known={},
+                                optional=optional) == [
+        'requirements-postgresql.txt names psycopg, which requirements.txt names too',
+        'requirements.txt names psycopg, which nothing in plugins/ imports (remove it, or list it in NOT_IMPORTED with the reason)',
+        'requirements-postgresql.txt names psycopg, which nothing in plugins/ imports']
 
 
 def test_the_import_walk_sees_every_kind_of_import(tmp_path):
@@ -284,7 +376,7 @@ def test_the_execution_environment_file_names_files_that_exist_and_ship():
     assert definition['version'] == 1
     dependencies = definition['dependencies']
     assert set(dependencies) <= {'python', 'system'}, 'a collection declares only python and system dependencies'
-    assert dependencies['python'] == 'requirements.txt'
+    assert dependencies['python'] == EE_REQUIREMENTS
     ignored = load_yaml('galaxy.yml').get('build_ignore', [])
     for kind, name in dependencies.items():
         # ansible-builder reads the file from the installed collection, by a path relative to its root.
@@ -296,6 +388,22 @@ def test_the_execution_environment_file_names_files_that_exist_and_ship():
     # No system package is needed: every dependency installs from a wheel (see the user guide). A bindep.txt at
     # the root would not be read anyway while meta/execution-environment.yml exists.
     assert 'system' not in dependencies and not (ROOT / 'bindep.txt').exists()
+
+
+def test_execution_environments_install_requirements_txt_and_every_optional_file():
+    # ansible-builder takes one file per collection and follows its -r lines (relative to that file's folder).
+    included = []
+    for line in (ROOT / EE_REQUIREMENTS).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith('#'):
+            continue
+        option, _space, name = line.partition(' ')
+        assert option == '-r' and name.strip(), '%s: only -r lines, the requirements live in the files they name: %s' % (EE_REQUIREMENTS, line)
+        assert (ROOT / name.strip()).is_file(), name
+        included.append(name.strip())
+    assert sorted(included) == sorted(['requirements.txt'] + list(OPTIONAL_REQUIREMENTS))
+    ignored = load_yaml('galaxy.yml').get('build_ignore', [])
+    assert [name for name in [EE_REQUIREMENTS] + included if build_ignored(name, ignored)] == []
 
 
 # --- galaxy.yml ---------------------------------------------------------------------------------------------
@@ -330,6 +438,6 @@ def test_build_ignore_keeps_build_output_and_caches_out_and_the_collection_in():
     for path, why in NEVER_IN_TARBALL:
         assert build_ignored(path, ignored), '%s (%s) would be in the tarball' % (path, why)
     for path in ('plugins/modules/ecs_terminal_session_info.py', 'meta/runtime.yml', 'meta/execution-environment.yml',
-                 'requirements.txt', 'README.md', 'docs/user-guide.md', 'docs/examples/session_facts.yml',
+                 'requirements.txt', 'requirements-postgresql.txt', 'requirements-ee.txt', 'README.md', 'docs/user-guide.md', 'docs/examples/session_facts.yml',
                  'changelogs/config.yaml', 'tests/unit/test_packaging.py'):
         assert not build_ignored(path, ignored), '%s would be left out of the tarball' % path

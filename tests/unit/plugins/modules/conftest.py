@@ -13,6 +13,7 @@ import json
 import pytest
 
 from ansible.module_utils import basic
+from ansible.module_utils.common import warnings as module_warnings
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.alicloud.ecs.plugins.module_utils import module as module_wrapper
@@ -30,6 +31,10 @@ CONNECTION = {'region_id': ['cn-hangzhou'], 'access_key_id': 'LTAIkey', 'access_
 
 @contextlib.contextmanager
 def module_args(args):
+    # A module process runs one module; a test worker runs many: each starts without the warnings and deprecations an
+    # earlier one left in ansible-core's per-process lists (a test seam, as _ANSIBLE_ARGS below).
+    module_warnings._global_warnings.clear()  # pylint: disable=protected-access
+    module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
     if patch_module_args is not None:
         with patch_module_args(args):
             yield
