@@ -84,18 +84,21 @@ options:
         O(ram_role_arn).
     type: int
   external_id:
+    version_added: 0.2.0
     description:
       - The external ID the trust policy of O(ram_role_arn) asks for (AssumeRole's C(ExternalId)), for example when
         a central team assumes a role in a customer's account. 2 to 1224 letters, digits and the characters C(_+=,.@:/-);
         a value with a control character or anything else is refused before any call. Only with O(ram_role_arn).
     type: str
   role_policy:
+    version_added: 0.2.0
     description:
       - A RAM policy document that narrows what the credentials obtained by assuming O(ram_role_arn) may do
         (AssumeRole's C(Policy)), as a dictionary or its JSON text, at most 2048 characters. Text that is not a JSON
         object is refused before any call. Only with O(ram_role_arn).
     type: raw
   sts_endpoint:
+    version_added: 0.2.0
     description:
       - The STS endpoint as C(host[:port]), without a scheme (STS is always called over https), for every STS call
         the credentials need - assuming O(ram_role_arn), a CLI profile of mode C(RamRoleArn) or
@@ -324,18 +327,21 @@ options:
         O(ram_role_arn).
     type: int
   external_id:
+    version_added: 0.2.0
     description:
       - The external ID the trust policy of O(ram_role_arn) asks for (AssumeRole's C(ExternalId)), for example when
         a central team assumes a role in a customer's account. 2 to 1224 letters, digits and the characters C(_+=,.@:/-);
         a value with a control character or anything else is refused before any call. Only with O(ram_role_arn).
     type: str
   role_policy:
+    version_added: 0.2.0
     description:
       - A RAM policy document that narrows what the credentials obtained by assuming O(ram_role_arn) may do
         (AssumeRole's C(Policy)), as a dictionary or its JSON text, at most 2048 characters. Text that is not a JSON
         object is refused before any call. Only with O(ram_role_arn).
     type: raw
   sts_endpoint:
+    version_added: 0.2.0
     description:
       - The STS endpoint as C(host[:port]), without a scheme (STS is always called over https), for every STS call
         the credentials need - assuming O(ram_role_arn), a CLI profile of mode C(RamRoleArn) or
@@ -541,6 +547,7 @@ options:
     LISTING = r'''
 options:
   listing_timeout:
+    version_added: 0.2.0
     description:
       - Seconds the whole listing may take - every page of every query (regions x instance IDs x session IDs),
         retries and their waits included. The default is 30 minutes.
@@ -552,6 +559,7 @@ options:
     type: float
     default: 1800
   max_pages:
+    version_added: 0.2.0
     description:
       - Pages one query may read, at least 1. The default 1000 is 100,000 sessions at 100 a page, far more than the
         service keeps (about four weeks of sessions; newer documentation says at most 1,000).
@@ -565,6 +573,7 @@ options:
     RESULT = r'''
 options:
   return_keys:
+    version_added: 0.2.0
     description:
       - Which of RV(sessions), RV(sessions_by_instance) and RV(summary_by_instance) the task returns; the others are
         left out of the result. By default all three, as before this option existed.
@@ -578,6 +587,7 @@ options:
     choices: [sessions, sessions_by_instance, summary_by_instance]
     default: [sessions, sessions_by_instance, summary_by_instance]
   session_fields:
+    version_added: 0.2.0
     description:
       - Keep only these fields of each session record returned (in RV(sessions)); by default every field.
       - Only the documented fields can be named - C(session_id), C(region_id), C(creation_time), C(username),

@@ -69,6 +69,7 @@ options:
       - By default every session is kept.
     type: int
   session_fields:
+    version_added: 0.2.0
     description:
       - Keep only these fields of each session in C(ecs_terminal_sessions); by default every field.
       - Only the documented fields of RV(alicloud.ecs.ecs_terminal_session_info#module:sessions) can be named -

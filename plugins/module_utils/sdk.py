@@ -39,7 +39,7 @@ except (ImportError, ValueError):
 SDK_REQUIREMENT = 'alibabacloud-tea-openapi'
 
 ECS_API_VERSION = '2014-05-26'
-USER_AGENT = 'AnsibleCollection/alicloud.ecs-0.1.0'
+USER_AGENT = 'AnsibleCollection/alicloud.ecs-0.2.0'
 
 _IMPORT_LOCK = threading.Lock()
 _SDK = {}

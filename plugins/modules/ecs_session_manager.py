@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: ecs_session_manager
 short_description: Set Session Manager's audit posture - enabled, and session records delivered to OSS or Simple Log Service
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Declares whether Session Manager is enabled for the account, and where the session operation records of each
     region of O(region_id) are delivered - to OSS (with which encryption) and/or to Simple Log Service.

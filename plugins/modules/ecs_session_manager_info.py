@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: ecs_session_manager_info
 short_description: Read Session Manager's audit posture - enabled, and where session records are delivered
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Reads, for each region of O(region_id), the two Cloud Assistant settings that decide whether remote sessions
     are recorded - whether Session Manager is enabled for the account, and whether the session operation records

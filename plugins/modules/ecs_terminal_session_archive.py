@@ -68,6 +68,7 @@ options:
       - Exactly one of O(path) and O(database_url) is required.
     type: path
   database_url:
+    version_added: 0.2.0
     description:
       - The archive in a PostgreSQL database (ApsaraDB RDS for PostgreSQL, PolarDB, or any PostgreSQL 12 or later),
         as a connection URI (C(postgresql://archiver@pgm-example.pg.rds.aliyuncs.com:5432/sessions?sslmode=verify-full))
@@ -83,10 +84,12 @@ options:
       - Exactly one of O(path) and O(database_url) is required.
     type: str
   database_password:
+    version_added: 0.2.0
     description:
       - The password for O(database_url). Never shown in any output.
     type: str
   import_path:
+    version_added: 0.2.0
     description:
       - A JSON Lines archive file written by earlier releases of this module (format version 1 - a header line
         C({"_archive_format":"alicloud.ecs.terminal_sessions","version":1,...}), then one session record a
@@ -100,6 +103,7 @@ options:
       - The file is only read; the same rules as for O(path) apply (no symlink, nobody else can write it).
     type: path
   jsonl_path:
+    version_added: 0.2.0
     description:
       - Also append every record this run added or updated to this JSON Lines file - one line a session record, as
         RV(alicloud.ecs.ecs_terminal_session_info#module:sessions) returns it, with its bookkeeping C(_archive)

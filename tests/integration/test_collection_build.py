@@ -8,6 +8,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+import yaml
+
 from support.keys import ACCESS_KEY_ID, ACCESS_KEY_SECRET
 from support.playbooks import connection
 
@@ -19,7 +21,8 @@ def test_the_built_tarball_installs_and_runs(runner, endpoint_factory, tmp_path)
     env = runner.environment()
     subprocess.run([str(BIN / 'ansible-galaxy'), 'collection', 'build', str(ROOT), '--output-path', str(tmp_path)],
                    env=env, check=True, capture_output=True, text=True)
-    tarball = tmp_path / 'alicloud-ecs-0.1.0.tar.gz'
+    version = yaml.safe_load((ROOT / 'galaxy.yml').read_text(encoding='utf-8'))['version']
+    tarball = tmp_path / f'alicloud-ecs-{version}.tar.gz'
     with tarfile.open(tarball) as archive:
         names = archive.getnames()
     assert 'plugins/modules/ecs_terminal_session_info.py' in names
