@@ -313,9 +313,9 @@ def prune(archive: ArchiveConnection, cutoff: Optional[datetime.datetime], write
     if not write:
         return int(archive.execute('SELECT COUNT(*) FROM terminal_sessions WHERE ' + where, (cutoff_text,)).fetchone()[0])
     pruned = 0
+    oldest = 'SELECT region_id, session_id, record FROM terminal_sessions WHERE %s ORDER BY creation_time LIMIT %d' % (where, CHUNK)
     while True:
-        rows = archive.execute('SELECT region_id, session_id, record FROM terminal_sessions WHERE ' + where +
-                               ' ORDER BY creation_time LIMIT %d' % CHUNK, (cutoff_text,)).fetchall()
+        rows = archive.execute(oldest, (cutoff_text,)).fetchall()
         if not rows:
             return pruned
         archive.executemany('DELETE FROM terminal_session_instances WHERE instance_id = ? AND region_id = ? AND '
