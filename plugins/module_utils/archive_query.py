@@ -17,7 +17,7 @@ __metaclass__ = type
 import datetime
 import json
 
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
@@ -175,7 +175,9 @@ def select_sessions(archive: Any, criteria: Criteria, region_ids: Sequence[str] 
     are read from the database, a batch at a time; only the sessions selected are kept.
     """
     query = build_query(archive.placeholder, region_ids, instance_ids, session_ids, *window)
-    return [checked(session) for session in stream_records(archive, query) if _matches(criteria, session)]
+    # Closed here, even when a record fails: its cursor must not outlive the connection (closed by the caller next).
+    with closing(stream_records(archive, query)) as records:
+        return [checked(session) for session in records if _matches(criteria, session)]
 
 
 def _matches(criteria, session):
