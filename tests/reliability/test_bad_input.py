@@ -93,6 +93,13 @@ CASES = [
     ('listing_timeout', 'soon', {'listing_timeout': 'soon'}, "argument 'listing_timeout'"),
     ('max_pages', '0', {'max_pages': 0}, 'max_pages must be at least 1'),
     ('max_pages', 'many', {'max_pages': 'many'}, "argument 'max_pages'"),
+    ('sts_endpoint', 'https://sts.example.com (a scheme)', {'sts_endpoint': 'https://sts.example.com'}, 'sts_endpoint '),
+    ('external_id', 'a control character', {'ram_role_arn': 'acs:ram::123456789012:role/audit', 'external_id': 'abc\x07def'},
+     'external_id: '),
+    ('role_policy', 'not JSON', {'ram_role_arn': 'acs:ram::123456789012:role/audit', 'role_policy': '{"Statement": ['},
+     'role_policy: '),
+    ('return_keys', 'everything', {'return_keys': ['everything']}, 'return_keys'),
+    ('session_fields', 'colour (not a field)', {'session_fields': ['colour']}, 'session_fields: unknown name colour'),
 ]
 
 

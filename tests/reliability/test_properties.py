@@ -100,6 +100,7 @@ def typed_value(spec):
         'float': st.one_of(st.floats(-10, 1000), st.floats(allow_nan=True, allow_infinity=True)),
         'bool': st.booleans(),
         'list': st.lists(texts, max_size=3),
+        'raw': st.one_of(texts, st.dictionaries(texts, texts, max_size=2)),
         'dict': st.dictionaries(st.sampled_from(sorted(CRITERIA)), st.one_of(st.lists(texts, max_size=2), st.booleans(), times),
                                 max_size=3),
     }[kind]
